@@ -1,0 +1,24 @@
+"""jaxlab: reproducible JAX research, one compiled program per seed sweep."""
+
+import importlib.metadata
+
+from ._experiment import (
+    ConfigError as ConfigError,
+    Experiment as Experiment,
+    config_with as config_with,
+    experiments as experiments,
+    get_experiment as get_experiment,
+    register as register,
+    require as require,
+)
+from ._results import (
+    read_results as read_results,
+    summarize as summarize,
+    write_results as write_results,
+)
+from ._runner import run_experiment as run_experiment
+from ._sweep import SweepResult as SweepResult, sweep as sweep
+from ._train import FitResult as FitResult, FitState as FitState, fit as fit
+
+
+__version__ = importlib.metadata.version("jaxlab")

@@ -1,0 +1,138 @@
+"""Experiments: a frozen config, a pure per-seed computation, a host-side report, and
+the registry that names them."""
+
+import dataclasses
+import importlib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+
+
+class ConfigError(ValueError):
+    """Bad user input: the message is one line naming the field and what is allowed."""
+
+
+def require(ok: Any, field: str, allowed: str, value: Any) -> None:
+    """Raise [`ConfigError`][jaxlab.ConfigError] `"field: allowed, got value"` unless `ok`.
+
+    Traced values (a field swept with `vmap`) are not checked: `ok` is then ignored.
+    """
+    if isinstance(value, jax.core.Tracer) or isinstance(ok, jax.core.Tracer):
+        return
+    if not ok:
+        raise ConfigError(f"{field}: {allowed}, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A registered reproduction.
+
+    **Fields:**
+
+    - `name`: `"package.name"`, e.g. `"sensing.overparam"`.
+    - `description`: one line, shown by `jaxlab list`.
+    - `config`: a frozen dataclass whose defaults are the paper-scale settings. It may
+      define a classmethod `quick()` (a small variant for tests and CI) and a class
+      attribute `x64 = True` if it needs float64.
+    - `report`: `report(config, results, out_dir) -> dict[str, array]`, host side:
+      `results` carry a leading seed axis; it draws figures into `out_dir` and returns
+      per-seed metrics (`/`-separated keys, arrays of shape `(seeds,)`; NaN marks a seed
+      that diverged).
+    - `run`: `run(config, key) -> pytree of arrays`, pure and jit-able, for ONE seed.
+    - `init`, `advance`, `finish`: instead of `run`, for long runs shown in chunks:
+      `init(config, key) -> state`, `advance(config, state, n_steps) -> (state, history)`
+      and `finish(config, state) -> final`, each for one seed; the config must have a
+      `steps` field. The sweep then passes `{"final": final, "history": history}` as
+      `results`, the history concatenated along its step axis.
+    - `history`: optional `history(config, results) -> dict[str, array (seeds, T)]`:
+      per-seed curves saved to `history.npz`.
+    """
+
+    name: str
+    description: str
+    config: type
+    report: Callable[..., Mapping[str, Any]]
+    run: Callable[..., Any] | None = None
+    init: Callable[..., Any] | None = None
+    advance: Callable[..., Any] | None = None
+    finish: Callable[..., Any] | None = None
+    history: Callable[[Any, Any], Mapping[str, Any]] | None = None
+
+    def __post_init__(self):
+        chunked = (self.init, self.advance, self.finish)
+        if (self.run is None) == all(f is None for f in chunked) or (
+            self.run is None and any(f is None for f in chunked)
+        ):
+            raise ValueError(f"{self.name}: give either run or all of init/advance/finish")
+
+    @property
+    def chunked(self) -> bool:
+        return self.run is None
+
+    def default_config(self, quick: bool = False):
+        """The paper-scale config, or its `quick()` variant."""
+        return self.config.quick() if quick else self.config()
+
+
+_REGISTRY: dict[str, Experiment] = {}
+_PACKAGES = ("sensing",)
+
+
+def register(experiment: Experiment) -> Experiment:
+    """Add `experiment` to the registry under its name."""
+    if experiment.name in _REGISTRY and _REGISTRY[experiment.name] is not experiment:
+        raise ValueError(f"experiment {experiment.name!r} is already registered")
+    _REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def experiments() -> dict[str, Experiment]:
+    """Every registered experiment, by name (importing each package's `experiments`)."""
+    for package in _PACKAGES:
+        importlib.import_module(f"jaxlab.{package}.experiments")
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called `name`; a [`ConfigError`][jaxlab.ConfigError] if unknown."""
+    known = experiments()
+    require(name in known, "experiment", f"one of {', '.join(known)}", name)
+    return known[name]
+
+
+def _parse(text: str, kind: Any, field: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        if text.lower() == "none" and len(options) < len(typing.get_args(kind)):
+            return None
+        return _parse(text, options[0], field)
+    if origin is tuple:
+        args = typing.get_args(kind)
+        item = args[0] if args else str
+        return tuple(_parse(t.strip(), item, field) for t in text.split(",") if t.strip())
+    if kind is bool:
+        lowered = text.lower()
+        require(lowered in ("true", "false", "1", "0"), field, "true or false", text)
+        return lowered in ("true", "1")
+    if kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            raise ConfigError(f"{field}: expected {kind.__name__}, got {text!r}") from None
+    return text
+
+
+def config_with(config: Any, assignments: Mapping[str, str]) -> Any:
+    """A copy of `config` with fields set from strings (`{"k": "7", "alphas": "0.1,0.2"}`),
+    each parsed by the field's annotated type and validated by the config itself."""
+    hints = typing.get_type_hints(type(config))
+    names = [f.name for f in dataclasses.fields(config)]
+    values = {}
+    for field, text in assignments.items():
+        require(field in names, "--set", f"a field of {type(config).__name__}: {', '.join(names)}", field)
+        values[field] = _parse(text, hints[field], field)
+    return dataclasses.replace(config, **values)

@@ -1,0 +1,197 @@
+"""The results folder and checkpoints: written atomically, never overwritten silently."""
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._experiment import require
+
+
+def summarize(metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-key statistics of per-seed metrics.
+
+    Each value is an array of shape `(seeds,)`. A non-finite entry marks a seed that
+    diverged: it is listed under `"diverged"` (seed indices), shown as `null` in
+    `per_seed`, and left out of `mean`, `std`, `min` and `max`.
+    """
+    summary = {}
+    for name, values in metrics.items():
+        values = np.atleast_1d(np.asarray(values, dtype=float))
+        finite = np.isfinite(values)
+        kept = values[finite]
+        stats = (
+            {
+                "mean": float(kept.mean()),
+                "std": float(kept.std()),
+                "min": float(kept.min()),
+                "max": float(kept.max()),
+            }
+            if kept.size
+            else dict.fromkeys(("mean", "std", "min", "max"))
+        )
+        summary[name] = {
+            **stats,
+            "per_seed": [float(v) if ok else None for v, ok in zip(values, finite)],
+            "diverged": [int(i) for i in np.flatnonzero(~finite)],
+        }
+    return summary
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def environment(compile_seconds: float, run_seconds: float) -> dict[str, Any]:
+    """The facts a number depends on: versions, devices, commit, timings."""
+    return {
+        "jax": jax.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "devices": [str(d) for d in jax.devices()],
+        "x64": bool(jax.config.jax_enable_x64),
+        "git_commit": _git_commit(),
+        "compile_seconds": compile_seconds,
+        "run_seconds": run_seconds,
+    }
+
+
+def check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    """A [`ConfigError`][jaxlab.ConfigError] if `out_dir` holds files and `overwrite` is off."""
+    occupied = out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir()))
+    require(not occupied or overwrite, "--out", "an empty or new folder (or pass --overwrite)", str(out_dir))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _clean(value: Any) -> Any:
+    """Replace non-finite floats by None so the JSON is standard."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(_clean(data), indent=2, default=_json_default) + "\n")
+
+
+def write_results(
+    out_dir: str | Path,
+    *,
+    name: str,
+    config: Any,
+    quick: bool,
+    seeds: int,
+    report: Callable[[Path], Mapping[str, Any]],
+    history: Mapping[str, Any],
+    environment: Mapping[str, Any],
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Write a results folder atomically and return its `metrics.json` content.
+
+    Everything goes into a temporary sibling folder first: figures and per-seed metrics
+    from `report(figures_dir)`, then the JSON files and `history.npz`; the folder then
+    takes the place of `out_dir` by rename. A non-empty `out_dir` is replaced only with
+    `overwrite`, and is left untouched if anything fails.
+    """
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir, overwrite)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (staging / "figures").mkdir()
+        summary = summarize(report(staging / "figures"))
+        metrics = {"experiment": name, "seeds": seeds, "quick": quick, "summary": summary}
+        write_json(staging / "metrics.json", metrics)
+        write_json(staging / "config.json", {"experiment": name, **dataclasses.asdict(config)})
+        write_json(staging / "environment.json", environment)
+        np.savez(staging / "history.npz", **{k: np.asarray(v) for k, v in history.items()})
+        if out_dir.exists():
+            backup = out_dir.with_name(f".{out_dir.name}.old")
+            shutil.rmtree(backup, ignore_errors=True)
+            out_dir.rename(backup)
+            staging.rename(out_dir)
+            shutil.rmtree(backup)
+        else:
+            staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return metrics
+
+
+def read_results(out_dir: str | Path) -> dict[str, Any]:
+    """`metrics.json`, `config.json` and `environment.json` of a results folder."""
+    out_dir = Path(out_dir)
+    require((out_dir / "metrics.json").is_file(), "DIR", "a jaxlab results folder", str(out_dir))
+    return {
+        name: json.loads((out_dir / f"{name}.json").read_text())
+        for name in ("metrics", "config", "environment")
+        if (out_dir / f"{name}.json").is_file()
+    }
+
+
+def _to_numpy(leaf: Any) -> np.ndarray:
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+        return np.asarray(jax.random.key_data(leaf))
+    return np.asarray(leaf)
+
+
+def save_checkpoint(path: Path, state: Any, step: int, history: list) -> None:
+    """Save a pytree `state`, its step and the history chunks so far, atomically."""
+    path.mkdir(parents=True, exist_ok=True)
+    leaves = {f"state_{i}": _to_numpy(x) for i, x in enumerate(jax.tree.leaves(state))}
+    joined = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *history)
+    leaves.update({f"history_{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(joined))})
+    tmp = path / "checkpoint.tmp.npz"
+    np.savez(tmp, step=step, **leaves)
+    os.replace(tmp, path / "checkpoint.npz")
+
+
+def load_checkpoint(path: Path, like: Any) -> tuple[Any, int, list[np.ndarray]] | None:
+    """The `(state, step, history leaves)` saved at `path`, with `state` shaped like
+    `like`; None if there is none or it was saved for other shapes."""
+    file = path / "checkpoint.npz"
+    if not file.is_file():
+        return None
+    data = np.load(file)
+    leaves, treedef = jax.tree.flatten(like)
+    restored = []
+    for i, leaf in enumerate(leaves):
+        saved = data.get(f"state_{i}")
+        if saved is None or saved.shape != _to_numpy(leaf).shape:
+            return None
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            saved = jax.random.wrap_key_data(saved, impl=jax.random.key_impl(leaf))
+        else:
+            saved = saved.astype(leaf.dtype)
+        restored.append(jax.device_put(saved, leaf.sharding))
+    names = sorted((k for k in data.files if k.startswith("history_")), key=lambda k: int(k[8:]))
+    return jax.tree.unflatten(treedef, restored), int(data["step"]), [data[k] for k in names]

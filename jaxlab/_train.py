@@ -1,0 +1,176 @@
+"""`fit`: an optax training loop as `lax.scan` over chunks, vmapped over seeds."""
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Bool, Float, PRNGKeyArray, PyTree
+
+from ._experiment import Experiment, require
+from ._sweep import _seed_keys, sweep
+
+
+def _is_nnx(model: Any) -> bool:
+    return type(model).__module__.startswith("flax.")
+
+
+def _partition(model: Any) -> tuple[PyTree, Callable[[PyTree], Any]]:
+    """Split a model into (trainable arrays, merge) for equinox or `flax.nnx` models."""
+    if _is_nnx(model):
+        from flax import nnx
+
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        return params, lambda p: nnx.merge(graphdef, p, rest)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    return params, lambda p: eqx.combine(p, static)
+
+
+def _sampler(data: Any, batch_size: int | None) -> Callable[[PRNGKeyArray], Any]:
+    if callable(data):
+        return data
+    sizes = {x.shape[0] for x in jax.tree.leaves(data)}
+    require(len(sizes) == 1, "data", "arrays sharing one leading (example) axis", sorted(sizes))
+    (size,) = sizes
+    if batch_size is None:
+        return lambda key: data
+    require(
+        isinstance(batch_size, int) and 1 <= batch_size <= size,
+        "batch_size", f"an integer in [1, {size}]", batch_size,
+    )
+
+    def sample(key):
+        index = jax.random.choice(key, size, (batch_size,), replace=False)
+        return jax.tree.map(lambda x: x[index], data)
+
+    return sample
+
+
+class FitState(eqx.Module):
+    """The carry of one seed's training loop."""
+
+    params: PyTree
+    opt_state: PyTree
+    step: Array
+    diverged: Bool[Array, ""]
+    key: PRNGKeyArray
+
+
+@dataclasses.dataclass(frozen=True)
+class _FitConfig:
+    steps: int
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What [`fit`][jaxlab.fit] returns; every array has a leading seed axis.
+
+    **Fields:**
+
+    - `params`: the trained parameters of every seed (stacked).
+    - `losses`: `(seeds, steps)` loss per step; NaN from the step a seed diverged.
+    - `aux`: the loss function's auxiliary output per step, `(seeds, steps, ...)`.
+    - `diverged`: `(seeds,)`; a diverged seed keeps its last finite parameters.
+    - `compile_seconds`, `run_seconds`: as in [`SweepResult`][jaxlab.SweepResult].
+    """
+
+    params: PyTree
+    losses: Float[Array, "seeds steps"]
+    aux: PyTree
+    diverged: Bool[Array, " seeds"]
+    compile_seconds: float
+    run_seconds: float
+    merge: Callable[[PyTree], Any]
+
+    def model(self, seed: int) -> Any:
+        """The trained model of one seed."""
+        return self.merge(jax.tree.map(lambda x: x[seed], self.params))
+
+
+def fit(
+    loss: Callable[[Any, Any, PRNGKeyArray], tuple[Array, Any]],
+    init_model: Callable[[PRNGKeyArray], Any],
+    optimizer: optax.GradientTransformation,
+    data: Any,
+    *,
+    steps: int,
+    seeds: int | Array = 1,
+    key: int | Array = 0,
+    batch_size: int | None = None,
+    chunk_size: int = 500,
+    progress: bool = False,
+    checkpoint_dir: str | Path | None = None,
+) -> FitResult:
+    """Train a model for several seeds at once: one vmapped, scanned program.
+
+    Each seed's key is split into a model key (for `init_model`) and a data key; step
+    $t$ uses `fold_in(data_key, t)`. Training runs as `lax.scan` over chunks of
+    `chunk_size` steps; between chunks a progress bar is updated and, with
+    `checkpoint_dir`, the state is saved (a rerun resumes from it). A seed whose loss or
+    gradient turns non-finite is flagged `diverged` and frozen; the others go on.
+
+    **Arguments:**
+
+    - `loss`: `loss(model, batch, key) -> (loss, aux)`, for one batch.
+    - `init_model`: `init_model(key) -> model`, an equinox module or any pytree of
+      arrays, or a `flax.nnx` module (trained through `nnx.split`/`nnx.merge`; only
+      `nnx.Param` variables are trained).
+    - `optimizer`: an optax `GradientTransformation`.
+    - `data`: a pure sampler `data(key) -> batch`, or a pytree of arrays with a leading
+      example axis (full batch, or random minibatches of `batch_size`).
+    - `steps`: number of optimizer steps.
+    - `seeds`, `key`, `progress`, `checkpoint_dir`: as in [`sweep`][jaxlab.sweep].
+
+    **Returns:** a [`FitResult`][jaxlab.FitResult].
+    """
+    require(isinstance(steps, int) and steps >= 1, "steps", "a positive integer", steps)
+    keys = _seed_keys(seeds, key)
+    _, merge = _partition(init_model(keys[0]))
+    sample = _sampler(data, batch_size)
+
+    def init(config, seed_key):
+        model_key, data_key = jax.random.split(seed_key)
+        params, _ = _partition(init_model(model_key))
+        zero = jnp.zeros((), jnp.int32)
+        return FitState(params, optimizer.init(params), zero, jnp.array(False), data_key)
+
+    def objective(params, batch, key):
+        return loss(merge(params), batch, key)
+
+    def step(state: FitState, _):
+        batch_key, loss_key = jax.random.split(jax.random.fold_in(state.key, state.step))
+        (value, aux), grads = jax.value_and_grad(objective, has_aux=True)(
+            state.params, sample(batch_key), loss_key
+        )
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        finite = jnp.isfinite(value) & jnp.all(
+            jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
+        )
+        diverged = state.diverged | ~finite
+        new = FitState(params, opt_state, state.step + 1, diverged, state.key)
+        kept = jax.tree.map(lambda n, o: jnp.where(diverged, o, n), new, state)
+        kept = eqx.tree_at(lambda s: (s.step, s.diverged), kept, (state.step + 1, diverged))
+        return kept, (jnp.where(diverged, jnp.nan, value), aux)
+
+    def advance(config, state, n_steps):
+        return jax.lax.scan(step, state, None, length=n_steps)
+
+    def finish(config, state):
+        return state.params, state.diverged
+
+    experiment = Experiment(
+        "fit", "", _FitConfig, lambda *a: {}, init=init, advance=advance, finish=finish
+    )
+    out = sweep(
+        experiment, _FitConfig(steps), keys, progress=progress,
+        chunk_size=chunk_size, checkpoint_dir=checkpoint_dir,
+    )
+    (params, diverged), (losses, aux) = out.results["final"], out.results["history"]
+    return FitResult(
+        params, losses, aux, diverged, out.compile_seconds, out.run_seconds, merge
+    )

@@ -1,0 +1,250 @@
+r"""Gradient methods for matrix sensing, each a pure `lax.scan` over iterations.
+
+Losses (with $r = \mathcal{A}(\cdot) - y$):
+
+- symmetric $\ell_2$: $L(X) = \tfrac14\|\mathcal{A}(XX^\top) - y\|^2$ (the $\tfrac14$ makes
+  one step size $\eta$ mean the same for $XX^\top$ and $FG^\top$);
+- asymmetric $\ell_2$: $L(F, G) = \tfrac12\|\mathcal{A}(FG^\top) - y\|^2$;
+- symmetric $\ell_1$: $f(U) = \|\mathcal{A}(UU^\top) - y\|_1/\sqrt{m}$, which equals
+  $\frac1m\sum_i|\langle A_i, UU^\top\rangle - y_i|$ in unscaled units (Ma & Fattahi).
+
+Every method returns a [`Trajectory`][jaxlab.sensing.Trajectory]: the final factors and
+the relative error $\|M_t - M^\star\|_F/\|M^\star\|_F$ at $t = 0, \dots, T$.
+Step sizes and decay rates may be traced arrays (sweepable without recompiling);
+the number of steps is static.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+
+from ._problems import SensingProblem
+
+
+Matrix = Float[Array, "n k"]
+
+
+class Trajectory(NamedTuple):
+    """The result of one run: the final factors (`(X,)` or `(F, G)`) and the relative
+    error after each of the `steps` iterations, with the initial error first."""
+
+    factors: tuple[Matrix, ...]
+    errors: Float[Array, " steps_plus_one"]
+
+
+def small_init(key: PRNGKeyArray, rows: int, cols: int, scale: ArrayLike) -> Matrix:
+    r"""Random factor $\alpha\,\tilde X$ with $\tilde X_{ij} \sim \mathcal{N}(0, 1/n)$,
+    $n$ = `rows`: the singular values of $\tilde X$ are $O(1)$, so $\alpha$ = `scale` sets
+    the size of the factor independently of the dimension.
+    """
+    return scale * jax.random.normal(key, (rows, cols)) / jnp.sqrt(rows)
+
+
+def symmetric_loss(problem: SensingProblem, x: Matrix) -> Float[Array, ""]:
+    r"""$\tfrac14\|\mathcal{A}(XX^\top) - y\|^2$."""
+    return 0.25 * jnp.sum(problem.residual(x @ x.T) ** 2)
+
+
+def asymmetric_loss(problem: SensingProblem, f: Matrix, g: Matrix) -> Float[Array, ""]:
+    r"""$\tfrac12\|\mathcal{A}(FG^\top) - y\|^2$."""
+    return 0.5 * jnp.sum(problem.residual(f @ g.T) ** 2)
+
+
+def l1_loss(problem: SensingProblem, u: Matrix) -> Float[Array, ""]:
+    r"""$\|\mathcal{A}(UU^\top) - y\|_1/\sqrt{m}$."""
+    r = problem.residual(u @ u.T)
+    return jnp.sum(jnp.abs(r)) / jnp.sqrt(r.shape[0])
+
+
+def symmetric_gradient(problem: SensingProblem, x: Matrix) -> Matrix:
+    r"""$\nabla L(X) = \tfrac12(S + S^\top)X$ with $S = \mathcal{A}^*(\mathcal{A}(XX^\top) - y)$."""
+    s = problem.adjoint(problem.residual(x @ x.T))
+    return 0.5 * (s + s.T) @ x
+
+
+def asymmetric_gradient(
+    problem: SensingProblem, f: Matrix, g: Matrix
+) -> tuple[Matrix, Matrix]:
+    r"""$(\nabla_F L, \nabla_G L) = (SG, S^\top F)$ with $S = \mathcal{A}^*(\mathcal{A}(FG^\top) - y)$."""
+    s = problem.adjoint(problem.residual(f @ g.T))
+    return s @ g, s.T @ f
+
+
+def l1_subgradient(problem: SensingProblem, u: Matrix) -> Matrix:
+    r"""A subgradient of the $\ell_1$ loss: $(S + S^\top)U/\sqrt{m}$ with
+    $S = \mathcal{A}^*(\operatorname{sign}(\mathcal{A}(UU^\top) - y))$ and $\operatorname{sign}(0) = 0$."""
+    r = problem.residual(u @ u.T)
+    s = problem.adjoint(jnp.sign(r))
+    return (s + s.T) @ u / jnp.sqrt(r.shape[0])
+
+
+def rebalance(f: Matrix, g: Matrix, scale: ArrayLike = 1.0) -> tuple[Matrix, Matrix]:
+    r"""jaxlab's one-step modification: $F \leftarrow cF(F^\top F)^{-1/2}$,
+    $G \leftarrow G(F^\top F)^{1/2}/c$.
+
+    Every singular value of the new $F$ equals $c$ = `scale`, so the imbalance
+    $F^\top F - G^\top G$ is lifted to $\approx c^2 I$ while $FG^\top$ is unchanged.
+    This is our formulation of the step of Xiong, Ding & Du (2024, Sec. 5); the paper's
+    exact formula (5.1) could not be confirmed.
+    """
+    w, v = jnp.linalg.eigh(f.T @ f)
+    root = jnp.sqrt(w)
+    f_new = scale * (f @ ((v / root) @ v.T))
+    g_new = g @ ((v * root) @ v.T) / scale
+    return f_new, g_new
+
+
+def _iterate(
+    problem: SensingProblem,
+    update: Callable[[Any, Array], Any],
+    state: Any,
+    product: Callable[[Any], Array],
+    steps: int,
+) -> tuple[Any, Float[Array, " steps_plus_one"]]:
+    def body(state, t):
+        state = update(state, t)
+        return state, problem.relative_error(product(state))
+
+    final, errors = jax.lax.scan(body, state, jnp.arange(steps))
+    initial = problem.relative_error(product(state))
+    return final, jnp.concatenate([initial[None], errors])
+
+
+def _check_steps(steps: int) -> None:
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+
+
+def _product(fg: tuple[Matrix, Matrix]) -> Array:
+    return fg[0] @ fg[1].T
+
+
+def symmetric_gd(
+    problem: SensingProblem, x0: Matrix, step_size: ArrayLike, steps: int
+) -> Trajectory:
+    r"""Gradient descent $X_{t+1} = X_t - \eta\nabla L(X_t)$ on $XX^\top$."""
+    _check_steps(steps)
+
+    def update(x, t):
+        return x - step_size * symmetric_gradient(problem, x)
+
+    x, errors = _iterate(problem, update, x0, lambda x: x @ x.T, steps)
+    return Trajectory((x,), errors)
+
+
+def asymmetric_gd(
+    problem: SensingProblem,
+    f0: Matrix,
+    g0: Matrix,
+    step_size: ArrayLike,
+    steps: int,
+    *,
+    rebalance_tol: ArrayLike | None = None,
+    rebalance_scale: ArrayLike = 1.0,
+) -> Trajectory:
+    r"""Simultaneous gradient descent on $FG^\top$:
+    $F_{t+1} = F_t - \eta S_t G_t$, $G_{t+1} = G_t - \eta S_t^\top F_t$.
+
+    With `rebalance_tol` set, [`rebalance`][jaxlab.sensing.rebalance] is applied once,
+    at the first iteration whose relative residual $\|\mathcal{A}(FG^\top) - y\|/\|y\|$
+    is below `rebalance_tol` (a test that needs no knowledge of $M^\star$).
+    """
+    _check_steps(steps)
+    y_norm = jnp.linalg.norm(problem.observations)
+
+    def gd_step(fg):
+        grad_f, grad_g = asymmetric_gradient(problem, *fg)
+        return fg[0] - step_size * grad_f, fg[1] - step_size * grad_g
+
+    if rebalance_tol is None:
+        fg, errors = _iterate(problem, lambda fg, t: gd_step(fg), (f0, g0), _product, steps)
+        return Trajectory(fg, errors)
+
+    def update(state, t):
+        fg, done = state
+        close = jnp.linalg.norm(problem.residual(_product(fg))) < rebalance_tol * y_norm
+        trigger = close & ~done
+        balanced = rebalance(*fg, rebalance_scale)
+        fg = jax.tree.map(lambda b, u: jnp.where(trigger, b, u), balanced, fg)
+        return gd_step(fg), done | trigger
+
+    (fg, _), errors = _iterate(
+        problem, update, ((f0, g0), jnp.array(False)), lambda s: _product(s[0]), steps
+    )
+    return Trajectory(fg, errors)
+
+
+def _preconditioned_gd(
+    problem: SensingProblem,
+    f0: Matrix,
+    g0: Matrix,
+    step_size: ArrayLike,
+    steps: int,
+    damping: Callable[[Array], Array],
+) -> Trajectory:
+    _check_steps(steps)
+    eye = jnp.eye(f0.shape[1], dtype=f0.dtype)
+
+    def update(fg, t):
+        f, g = fg
+        r = problem.residual(f @ g.T)
+        s = problem.adjoint(r)
+        lam = damping(r)
+        # (grad) (P + lam I)^{-1} with P symmetric: solve on the transposed system.
+        step_f = jnp.linalg.solve(g.T @ g + lam * eye, (s @ g).T).T
+        step_g = jnp.linalg.solve(f.T @ f + lam * eye, (s.T @ f).T).T
+        return f - step_size * step_f, g - step_size * step_g
+
+    fg, errors = _iterate(problem, update, (f0, g0), _product, steps)
+    return Trajectory(fg, errors)
+
+
+def scaled_gd(
+    problem: SensingProblem,
+    f0: Matrix,
+    g0: Matrix,
+    step_size: ArrayLike,
+    steps: int,
+    damping: ArrayLike = 1e-8,
+) -> Trajectory:
+    r"""ScaledGD($\lambda$) (Tong, Ma & Chi 2021; Xu et al. 2023):
+    $F \leftarrow F - \eta\,S G(G^\top G + \lambda I)^{-1}$,
+    $G \leftarrow G - \eta\,S^\top F(F^\top F + \lambda I)^{-1}$, fixed damping $\lambda$."""
+    return _preconditioned_gd(problem, f0, g0, step_size, steps, lambda r: damping)
+
+
+def prec_gd(
+    problem: SensingProblem,
+    f0: Matrix,
+    g0: Matrix,
+    step_size: ArrayLike,
+    steps: int,
+    damping_scale: ArrayLike = 1.0,
+) -> Trajectory:
+    r"""PrecGD (Zhang, Fattahi & Zhang 2021): ScaledGD with the damping tied to the
+    current fit, $\lambda_t = c\,\|\mathcal{A}(F_tG_t^\top) - y\|$, $c$ = `damping_scale`."""
+    return _preconditioned_gd(
+        problem, f0, g0, step_size, steps, lambda r: damping_scale * jnp.linalg.norm(r)
+    )
+
+
+def subgradient_method(
+    problem: SensingProblem,
+    u0: Matrix,
+    step_size: ArrayLike,
+    decay: ArrayLike,
+    steps: int,
+) -> Trajectory:
+    r"""SubGM on the $\ell_1$ loss (Ma & Fattahi 2023):
+    $U_{t+1} = U_t - \eta_0\rho^t D_t$, $D_t$ = [`l1_subgradient`][jaxlab.sensing.l1_subgradient],
+    with geometrically decaying steps ($\rho$ = `decay`)."""
+    _check_steps(steps)
+
+    def update(u, t):
+        return u - step_size * decay**t * l1_subgradient(problem, u)
+
+    u, errors = _iterate(problem, update, u0, lambda u: u @ u.T, steps)
+    return Trajectory((u,), errors)
