@@ -59,8 +59,8 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def environment(compile_seconds: float, run_seconds: float) -> dict[str, Any]:
-    """The facts a number depends on: versions, devices, commit, timings."""
+def environment(compile_seconds: float, run_seconds: float, x64: bool) -> dict[str, Any]:
+    """The facts a number depends on: versions, devices, precision, commit, timings."""
     return {
         "jax": jax.__version__,
         "python": platform.python_version(),
@@ -68,7 +68,7 @@ def environment(compile_seconds: float, run_seconds: float) -> dict[str, Any]:
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "devices": [str(d) for d in jax.devices()],
-        "x64": bool(jax.config.jax_enable_x64),
+        "x64": x64,
         "git_commit": _git_commit(),
         "compile_seconds": compile_seconds,
         "run_seconds": run_seconds,

@@ -4,6 +4,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jax
+
 from ._experiment import Experiment, get_experiment
 from ._results import check_out_dir, environment, write_results
 from ._sweep import sweep
@@ -52,7 +54,10 @@ def run_experiment(
         seeds=seeds,
         report=lambda figures: experiment.report(config, results, figures),
         history=history,
-        environment=environment(result.compile_seconds, result.run_seconds),
+        environment=environment(
+            result.compile_seconds, result.run_seconds,
+            bool(getattr(config, "x64", False) or jax.config.jax_enable_x64),
+        ),
         overwrite=overwrite,
     )
     return metrics, out_dir
