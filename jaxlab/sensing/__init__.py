@@ -8,6 +8,7 @@ from ._algorithms import (
     l1_loss as l1_loss,
     l1_subgradient as l1_subgradient,
     prec_gd as prec_gd,
+    preconditioned_gd as preconditioned_gd,
     rebalance as rebalance,
     scaled_gd as scaled_gd,
     small_init as small_init,

@@ -118,6 +118,20 @@ def _check_steps(steps: int) -> None:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
 
 
+def _check_factors(problem: SensingProblem, *factors: Matrix) -> None:
+    rows = problem.target.shape if len(factors) == 2 else problem.target.shape[:1]
+    names = ("f0", "g0") if len(factors) == 2 else ("x0",)
+    width = factors[0].shape[-1]
+    for name, factor, n in zip(names, factors, rows):
+        if factor.ndim != 2 or factor.shape != (n, width):
+            raise ValueError(
+                f"{name} must have shape ({n}, k) matching the problem (and the other factor), "
+                f"got {factor.shape}"
+            )
+    if len(factors) == 1 and not problem.symmetric:
+        raise ValueError("problem must be symmetric for a single factor X X^T")
+
+
 def _product(fg: tuple[Matrix, Matrix]) -> Array:
     return fg[0] @ fg[1].T
 
@@ -127,6 +141,7 @@ def symmetric_gd(
 ) -> Trajectory:
     r"""Gradient descent $X_{t+1} = X_t - \eta\nabla L(X_t)$ on $XX^\top$."""
     _check_steps(steps)
+    _check_factors(problem, x0)
 
     def update(x, t):
         return x - step_size * symmetric_gradient(problem, x)
@@ -150,9 +165,11 @@ def asymmetric_gd(
 
     With `rebalance_tol` set, [`rebalance`][jaxlab.sensing.rebalance] is applied once,
     at the first iteration whose relative residual $\|\mathcal{A}(FG^\top) - y\|/\|y\|$
-    is below `rebalance_tol` (a test that needs no knowledge of $M^\star$).
+    is below `rebalance_tol` (a test that needs no knowledge of $M^\star$); a tolerance
+    of 0 never triggers, so plain and modified runs can share one vmapped call.
     """
     _check_steps(steps)
+    _check_factors(problem, f0, g0)
     y_norm = jnp.linalg.norm(problem.observations)
 
     def gd_step(fg):
@@ -177,23 +194,31 @@ def asymmetric_gd(
     return Trajectory(fg, errors)
 
 
-def _preconditioned_gd(
+def preconditioned_gd(
     problem: SensingProblem,
     f0: Matrix,
     g0: Matrix,
     step_size: ArrayLike,
     steps: int,
-    damping: Callable[[Array], Array],
+    damping: ArrayLike = 0.0,
+    damping_scale: ArrayLike = 0.0,
 ) -> Trajectory:
+    r"""Preconditioned GD on $FG^\top$ with damping
+    $\lambda_t = \lambda_0 + c\,\|\mathcal{A}(F_tG_t^\top) - y\|$:
+    $F \leftarrow F - \eta\,S G(G^\top G + \lambda_t I)^{-1}$,
+    $G \leftarrow G - \eta\,S^\top F(F^\top F + \lambda_t I)^{-1}$
+    ($\lambda_0$ = `damping`, $c$ = `damping_scale`). ScaledGD($\lambda$) is $c = 0$,
+    PrecGD is $\lambda_0 = 0$."""
     _check_steps(steps)
+    _check_factors(problem, f0, g0)
     eye = jnp.eye(f0.shape[1], dtype=f0.dtype)
 
     def update(fg, t):
         f, g = fg
         r = problem.residual(f @ g.T)
         s = problem.adjoint(r)
-        lam = damping(r)
-        # (grad) (P + lam I)^{-1} with P symmetric: solve on the transposed system.
+        lam = damping + damping_scale * jnp.linalg.norm(r)
+        # grad (P + lam I)^{-1} with P symmetric, as a solve on the transposed system.
         step_f = jnp.linalg.solve(g.T @ g + lam * eye, (s @ g).T).T
         step_g = jnp.linalg.solve(f.T @ f + lam * eye, (s.T @ f).T).T
         return f - step_size * step_f, g - step_size * step_g
@@ -210,10 +235,9 @@ def scaled_gd(
     steps: int,
     damping: ArrayLike = 1e-8,
 ) -> Trajectory:
-    r"""ScaledGD($\lambda$) (Tong, Ma & Chi 2021; Xu et al. 2023):
-    $F \leftarrow F - \eta\,S G(G^\top G + \lambda I)^{-1}$,
-    $G \leftarrow G - \eta\,S^\top F(F^\top F + \lambda I)^{-1}$, fixed damping $\lambda$."""
-    return _preconditioned_gd(problem, f0, g0, step_size, steps, lambda r: damping)
+    r"""ScaledGD($\lambda$) (Tong, Ma & Chi 2021; Xu et al. 2023): fixed damping
+    $\lambda$ = `damping` in [`preconditioned_gd`][jaxlab.sensing.preconditioned_gd]."""
+    return preconditioned_gd(problem, f0, g0, step_size, steps, damping=damping)
 
 
 def prec_gd(
@@ -224,11 +248,10 @@ def prec_gd(
     steps: int,
     damping_scale: ArrayLike = 1.0,
 ) -> Trajectory:
-    r"""PrecGD (Zhang, Fattahi & Zhang 2021): ScaledGD with the damping tied to the
-    current fit, $\lambda_t = c\,\|\mathcal{A}(F_tG_t^\top) - y\|$, $c$ = `damping_scale`."""
-    return _preconditioned_gd(
-        problem, f0, g0, step_size, steps, lambda r: damping_scale * jnp.linalg.norm(r)
-    )
+    r"""PrecGD (Zhang, Fattahi & Zhang 2021): damping tied to the current fit,
+    $\lambda_t = c\,\|\mathcal{A}(F_tG_t^\top) - y\|$, in
+    [`preconditioned_gd`][jaxlab.sensing.preconditioned_gd]."""
+    return preconditioned_gd(problem, f0, g0, step_size, steps, damping_scale=damping_scale)
 
 
 def subgradient_method(
@@ -242,6 +265,7 @@ def subgradient_method(
     $U_{t+1} = U_t - \eta_0\rho^t D_t$, $D_t$ = [`l1_subgradient`][jaxlab.sensing.l1_subgradient],
     with geometrically decaying steps ($\rho$ = `decay`)."""
     _check_steps(steps)
+    _check_factors(problem, u0)
 
     def update(u, t):
         return u - step_size * decay**t * l1_subgradient(problem, u)

@@ -12,8 +12,7 @@ import numpy as np
 from .._experiment import Experiment, register, require
 from ._algorithms import (
     asymmetric_gd,
-    prec_gd,
-    scaled_gd,
+    preconditioned_gd,
     small_init,
     subgradient_method,
     symmetric_gd,
@@ -54,7 +53,7 @@ class OverparamConfig:
     n: int = 50
     rank: int = 3
     k: int = 5
-    m: int = 750
+    m: int = 1000
     condition_number: float = 2.0
     step_size: float = 0.5
     steps: int = 3000
@@ -100,22 +99,33 @@ def run_overparam(cfg: OverparamConfig, key) -> dict:
             small_init(key_g, n, width, cfg.imbalance * alpha),
         )
 
-    def asymmetric(alpha, **kwargs):
-        return asymmetric_gd(asym, *factors(alpha), eta, steps, **kwargs).errors
+    def asymmetric(alpha, tol):
+        return asymmetric_gd(
+            asym, *factors(alpha), eta, steps,
+            rebalance_tol=tol, rebalance_scale=cfg.rebalance_scale,
+        ).errors
 
-    alphas = jnp.asarray(cfg.alphas)
+    def preconditioned(damping, damping_scale):
+        return preconditioned_gd(
+            asym, *factors(cfg.alpha), eta, steps, damping, damping_scale
+        ).errors
+
+    # Plain and rebalanced GD share one vmapped call (tolerance 0 never rebalances), and
+    # so do ScaledGD and PrecGD: wider products make better use of the shared operator.
+    alphas = jnp.tile(jnp.asarray(cfg.alphas), 2)
+    tols = jnp.repeat(jnp.array([0.0, cfg.rebalance_tol]), len(cfg.alphas))
+    plain, onestep = jnp.split(jax.vmap(asymmetric)(alphas, tols), 2)
+    scaled, prec = jax.vmap(preconditioned)(
+        jnp.array([cfg.scaledgd_damping, 0.0]), jnp.array([0.0, cfg.precgd_damping_scale])
+    )
     return {
         "symmetric_exact": symmetric_gd(sym, small_init(key_x, n, r, cfg.alpha), eta, steps).errors,
         "symmetric_over": symmetric_gd(sym, small_init(key_x, n, k, cfg.alpha), eta, steps).errors,
         "asymmetric_exact": asymmetric_gd(asym, *factors(cfg.alpha, r), eta, steps).errors,
-        "asymmetric_over": jax.vmap(asymmetric)(alphas),
-        "asymmetric_onestep": jax.vmap(
-            lambda a: asymmetric(
-                a, rebalance_tol=cfg.rebalance_tol, rebalance_scale=cfg.rebalance_scale
-            )
-        )(alphas),
-        "scaledgd": scaled_gd(asym, *factors(cfg.alpha), eta, steps, cfg.scaledgd_damping).errors,
-        "precgd": prec_gd(asym, *factors(cfg.alpha), eta, steps, cfg.precgd_damping_scale).errors,
+        "asymmetric_over": plain,
+        "asymmetric_onestep": onestep,
+        "scaledgd": scaled,
+        "precgd": prec,
     }
 
 
