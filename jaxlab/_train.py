@@ -1,6 +1,7 @@
 """`fit`: an optax training loop as `lax.scan` over chunks, vmapped over seeds."""
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from ._sweep import _seed_keys, sweep
 
 
 def _is_nnx(model: Any) -> bool:
-    return type(model).__module__.startswith("flax.")
+    nnx = sys.modules.get("flax.nnx")
+    return nnx is not None and isinstance(model, nnx.Module)
 
 
 def _partition(model: Any) -> tuple[PyTree, Callable[[PyTree], Any]]:

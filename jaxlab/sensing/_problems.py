@@ -51,7 +51,7 @@ def _check_shape(**sizes: int) -> None:
 
 
 def _singular_values(rank: int, condition_number: float) -> Float[Array, " r"]:
-    if condition_number < 1:
+    if not isinstance(condition_number, jax.core.Tracer) and condition_number < 1:
         raise ValueError(f"condition_number must be >= 1, got {condition_number!r}")
     return jnp.geomspace(1.0, 1.0 / condition_number, rank)
 

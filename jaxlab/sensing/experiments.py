@@ -75,7 +75,7 @@ class OverparamConfig:
             "alphas", "one or more positive numbers", self.alphas,
         )
         require(self.imbalance > 0, "imbalance", "a positive number", self.imbalance)
-        require(0 < self.rebalance_tol < 1, "rebalance_tol", "a number in (0, 1)", self.rebalance_tol)
+        require((0 < self.rebalance_tol) & (self.rebalance_tol < 1), "rebalance_tol", "a number in (0, 1)", self.rebalance_tol)
         require(self.rebalance_scale > 0, "rebalance_scale", "a positive number", self.rebalance_scale)
         require(self.scaledgd_damping >= 0, "scaledgd_damping", "a number >= 0", self.scaledgd_damping)
         require(self.precgd_damping_scale > 0, "precgd_damping_scale", "a positive number", self.precgd_damping_scale)
@@ -245,7 +245,7 @@ class RobustConfig:
     def __post_init__(self):
         _check_sizes(self)
         require(self.alpha > 0, "alpha", "a positive number", self.alpha)
-        require(0 < self.decay <= 1, "decay", "a number in (0, 1]", self.decay)
+        require((0 < self.decay) & (self.decay <= 1), "decay", "a number in (0, 1]", self.decay)
         require(self.l2_step_size > 0, "l2_step_size", "a positive number", self.l2_step_size)
         require(
             len(self.outlier_fractions) >= 1 and all(0 <= p < 0.5 for p in self.outlier_fractions),
