@@ -35,6 +35,8 @@ def _partition(model: Any) -> tuple[PyTree, Callable[[PyTree], Any]]:
 def _sampler(data: Any, batch_size: int | None) -> Callable[[PRNGKeyArray], Any]:
     if callable(data):
         return data
+    if data is None:
+        return lambda key: None
     sizes = {x.shape[0] for x in jax.tree.leaves(data)}
     require(len(sizes) == 1, "data", "arrays sharing one leading (example) axis", sorted(sizes))
     (size,) = sizes
@@ -122,8 +124,9 @@ def fit(
       arrays, or a `flax.nnx` module (trained through `nnx.split`/`nnx.merge`; only
       `nnx.Param` variables are trained).
     - `optimizer`: an optax `GradientTransformation`.
-    - `data`: a pure sampler `data(key) -> batch`, or a pytree of arrays with a leading
-      example axis (full batch, or random minibatches of `batch_size`).
+    - `data`: a pure sampler `data(key) -> batch`, a pytree of arrays with a leading
+      example axis (full batch, or random minibatches of `batch_size`), or None (the
+      loss is then called with `batch=None`).
     - `steps`: number of optimizer steps.
     - `seeds`, `key`, `progress`, `checkpoint_dir`: as in [`sweep`][jaxlab.sweep].
 

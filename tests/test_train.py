@@ -1,0 +1,111 @@
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+import jaxlab
+from jaxlab import ConfigError
+
+
+def regression_data(key, n=64, d=3):
+    kx, kw = jax.random.split(key)
+    x = jax.random.normal(kx, (n, d))
+    w = jax.random.normal(kw, (d,))
+    return {"x": x, "y": x @ w + 0.5}
+
+
+def mse(model, batch, key):
+    pred = jax.vmap(model)(batch["x"])[:, 0]
+    return jnp.mean((pred - batch["y"]) ** 2), {"max_abs": jnp.max(jnp.abs(pred))}
+
+
+def test_equinox_linear_regression_reaches_least_squares():
+    data = regression_data(jax.random.key(0))
+    out = jaxlab.fit(
+        mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.adam(0.05), data,
+        steps=600, seeds=3, chunk_size=250,
+    )
+    design = np.c_[np.asarray(data["x"]), np.ones(64)]
+    solution = np.linalg.lstsq(design, np.asarray(data["y"]), rcond=None)[0]
+    assert out.losses.shape == (3, 600) and out.aux["max_abs"].shape == (3, 600)
+    for seed in range(3):
+        model = out.model(seed)
+        np.testing.assert_allclose(model.weight[0], solution[:3], atol=1e-4)
+        np.testing.assert_allclose(model.bias[0], solution[3], atol=1e-4)
+    assert not np.any(out.diverged)
+    # Seeds start from different initial models.
+    assert len({round(float(v), 6) for v in out.losses[:, 0]}) == 3
+
+
+class FlaxMLP(nnx.Module):
+    def __init__(self, rngs: nnx.Rngs):
+        self.hidden = nnx.Linear(3, 16, rngs=rngs)
+        self.out = nnx.Linear(16, 1, rngs=rngs)
+
+    def __call__(self, x):
+        return self.out(jnp.tanh(self.hidden(x)))
+
+
+def test_flax_nnx_model_over_four_vmapped_seeds():
+    data = regression_data(jax.random.key(1), n=128)
+    out = jaxlab.fit(
+        mse, lambda key: FlaxMLP(nnx.Rngs(key)), optax.adam(1e-2), data,
+        steps=400, seeds=4, batch_size=32,
+    )
+    assert out.losses.shape == (4, 400)
+    initial, final = np.asarray(out.losses[:, :10]).mean(1), np.asarray(out.losses[:, -20:]).mean(1)
+    assert np.all(final < 0.05 * initial)
+    model = out.model(2)
+    assert isinstance(model, FlaxMLP)
+    full_loss = mse(model, data, None)[0]
+    assert full_loss < 0.05 * initial[2]
+    # Each seed is a different network.
+    k0, k1 = out.params["hidden"]["kernel"][...][:2]
+    assert not np.allclose(k0, k1)
+
+
+def test_diverging_seed_is_flagged_and_frozen_while_others_train():
+    def init(key):
+        return jnp.where(jax.random.bernoulli(key), 2.0, -2.0)  # log of a negative: NaN
+
+    def loss(w, batch, key):
+        return jnp.log(w) ** 2, None
+
+    keys = jax.random.split(jax.random.key(0), 6)
+    out = jaxlab.fit(loss, init, optax.sgd(0.5), None, steps=300, seeds=keys)
+    signs = np.array([float(init(jax.random.split(k)[0])) > 0 for k in keys])
+    assert signs.any() and (~signs).any()
+    np.testing.assert_array_equal(out.diverged, ~signs)
+    np.testing.assert_allclose(np.asarray(out.params)[signs], 1.0, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(out.params)[~signs], -2.0)
+    assert np.all(np.isnan(out.losses[~signs]))
+    assert np.all(np.isfinite(out.losses[signs]))
+
+
+def test_checkpoint_resume_gives_the_same_training(tmp_path):
+    data = regression_data(jax.random.key(2))
+    args = (mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.adam(0.05), data)
+    jaxlab.fit(*args, steps=40, seeds=2, chunk_size=20, checkpoint_dir=tmp_path)
+    resumed = jaxlab.fit(*args, steps=80, seeds=2, chunk_size=20, checkpoint_dir=tmp_path)
+    fresh = jaxlab.fit(*args, steps=80, seeds=2, chunk_size=20)
+    np.testing.assert_allclose(resumed.losses, fresh.losses, rtol=1e-12)
+
+
+def test_sampler_data_and_bad_input():
+    def sampler(key):
+        x = jax.random.normal(key, (16, 3))
+        return {"x": x, "y": x.sum(1)}
+
+    out = jaxlab.fit(
+        mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.adam(0.05), sampler,
+        steps=300, seeds=2,
+    )
+    assert float(out.losses[:, -10:].mean()) < 1e-3
+    with pytest.raises(ConfigError, match="batch_size"):
+        jaxlab.fit(mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.sgd(0.1),
+                   regression_data(jax.random.key(0)), steps=5, batch_size=1000)
+    with pytest.raises(ConfigError, match="steps"):
+        jaxlab.fit(mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.sgd(0.1), sampler, steps=0)
