@@ -221,10 +221,15 @@ seeds = jaxlab.sweep(experiment, config, seeds=8)
 print(f"compiled in {seeds.compile_seconds:.1f} s, ran 8 seeds in {seeds.run_seconds:.2f} s")
 print({name: errors.shape for name, errors in seeds.results.items()})
 
-# The experiment's report turns the curves into per-seed metrics (and draws its figures).
+# The experiment's report turns the curves into per-seed metrics (and draws its figures
+# into OUT).
 metrics = jaxlab.summarize(experiment.report(config, seeds.results, OUT))
-for name in ("symmetric_exact/final_error", "symmetric_over/loglog_slope",
-             "asymmetric_over/alpha_exponent", "asymmetric_onestep/alpha_exponent"):
+for name in (
+    "symmetric_exact/final_error",
+    "symmetric_over/loglog_slope",
+    "asymmetric_over/alpha_exponent",
+    "asymmetric_onestep/alpha_exponent",
+):
     print(f"{name:36s} mean {metrics[name]['mean']:.3g}, std {metrics[name]['std']:.2g}")
 
 # Every seed recovers M* with k = r.
@@ -233,14 +238,28 @@ assert np.all(np.asarray(seeds.results["symmetric_exact"])[:, -1] < 1e-8)
 # %%
 curves = experiment.history(config, seeds.results)
 fig, ax = plt.subplots(figsize=(7, 4.5))
-for name in ("symmetric_exact", "symmetric_over", f"asymmetric_over/alpha={config.alphas[-1]:g}",
-             f"asymmetric_onestep/alpha={config.alphas[-1]:g}", "precgd"):
+for name in (
+    "symmetric_exact",
+    "symmetric_over",
+    f"asymmetric_over/alpha={config.alphas[-1]:g}",
+    f"asymmetric_onestep/alpha={config.alphas[-1]:g}",
+    "precgd",
+):
     errors = curves[name]
     (line,) = ax.semilogy(np.median(errors, axis=0), label=name)
-    ax.fill_between(np.arange(errors.shape[1]), errors.min(axis=0), errors.max(axis=0),
-                    color=line.get_color(), alpha=0.2, lw=0)
-ax.set(xlabel="iteration t", ylabel="relative error",
-       title="sensing.overparam (quick): median and range over 8 seeds")
+    ax.fill_between(
+        np.arange(errors.shape[1]),
+        errors.min(axis=0),
+        errors.max(axis=0),
+        color=line.get_color(),
+        alpha=0.2,
+        lw=0,
+    )
+ax.set(
+    xlabel="iteration t",
+    ylabel="relative error",
+    title="sensing.overparam (quick): median and range over 8 seeds",
+)
 ax.legend(fontsize=8)
 show(fig, "seeds.png")
 
@@ -288,8 +307,10 @@ errors = np.asarray(grid.results["errors"])  # (step sizes, seeds, steps + 1)
 print("results:", errors.shape, "grid:", grid.grid)
 step_rates = np.array([[sensing.convergence_rate(e) for e in per_step] for per_step in errors])
 for eta_i, rate in zip(step_sizes, step_rates):
-    print(f"step size {eta_i}: median rate {np.median(rate):.4f}, rate / step size "
-          f"{np.median(rate) / eta_i:.3f}")
+    print(
+        f"step size {eta_i}: median rate {np.median(rate):.4f}, rate / step size "
+        f"{np.median(rate) / eta_i:.3f}"
+    )
 
 # The linear rate grows with the step size (about in proportion, for small steps), and
 # a second call with other values on a grid of the same size compiles nothing.
@@ -301,10 +322,19 @@ assert again.compile_seconds == 0
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for eta_i, per_step in zip(step_sizes, errors):
     (line,) = ax.semilogy(np.median(per_step, axis=0), label=f"step size {eta_i}")
-    ax.fill_between(np.arange(per_step.shape[1]), per_step.min(axis=0), per_step.max(axis=0),
-                    color=line.get_color(), alpha=0.2, lw=0)
-ax.set(xlabel="iteration t", ylabel="relative error",
-       title="Rebalanced asymmetric GD: median and range over 4 seeds")
+    ax.fill_between(
+        np.arange(per_step.shape[1]),
+        per_step.min(axis=0),
+        per_step.max(axis=0),
+        color=line.get_color(),
+        alpha=0.2,
+        lw=0,
+    )
+ax.set(
+    xlabel="iteration t",
+    ylabel="relative error",
+    title="Rebalanced asymmetric GD: median and range over 4 seeds",
+)
 ax.legend()
 show(fig, "step_sizes.png")
 

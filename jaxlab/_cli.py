@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("name")
     run.add_argument("--seeds", default="8", help="number of seeds (default 8)")
     run.add_argument("--quick", action="store_true", help="the small test-size config")
-    run.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="assignments")
+    run.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", dest="assignments"
+    )
     run.add_argument("--out", type=Path, help="results folder (default runs/NAME/<timestamp>)")
     run.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     run.add_argument("--no-progress", action="store_true")
@@ -34,11 +36,16 @@ def format_summary(metrics: dict) -> str:
     """A plain-text table of a `metrics.json` summary."""
     rows = [("metric", "mean", "std", "min", "max", "diverged")]
     for name, entry in metrics["summary"].items():
-        stats = [f"{entry[s]:.4g}" if entry[s] is not None else "-" for s in ("mean", "std", "min", "max")]
+        stats = [
+            f"{entry[s]:.4g}" if entry[s] is not None else "-"
+            for s in ("mean", "std", "min", "max")
+        ]
         rows.append((name, *stats, str(len(entry["diverged"]))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
-    header = f"{metrics['experiment']}: {metrics['seeds']} seeds{' (quick)' if metrics['quick'] else ''}"
+    header = (
+        f"{metrics['experiment']}: {metrics['seeds']} seeds{' (quick)' if metrics['quick'] else ''}"
+    )
     return "\n".join([header, *lines])
 
 
@@ -59,8 +66,13 @@ def _run(args) -> None:
     from ._runner import run_experiment
 
     metrics, out_dir = run_experiment(
-        experiment, config, seeds=seeds, quick=args.quick, out_dir=args.out,
-        overwrite=args.overwrite, progress=not args.no_progress,
+        experiment,
+        config,
+        seeds=seeds,
+        quick=args.quick,
+        out_dir=args.out,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
     )
     print(format_summary(metrics))
     print(f"results: {out_dir}  figures: {out_dir / 'figures'}")

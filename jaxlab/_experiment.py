@@ -133,6 +133,11 @@ def config_with(config: Any, assignments: Mapping[str, str]) -> Any:
     names = [f.name for f in dataclasses.fields(config)]
     values = {}
     for field, text in assignments.items():
-        require(field in names, "--set", f"a field of {type(config).__name__}: {', '.join(names)}", field)
+        require(
+            field in names,
+            "--set",
+            f"a field of {type(config).__name__}: {', '.join(names)}",
+            field,
+        )
         values[field] = _parse(text, hints[field], field)
     return dataclasses.replace(config, **values)

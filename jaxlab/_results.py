@@ -52,7 +52,10 @@ def _git_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -78,7 +81,12 @@ def environment(compile_seconds: float, run_seconds: float, x64: bool) -> dict[s
 def check_out_dir(out_dir: Path, overwrite: bool) -> None:
     """A [`ConfigError`][jaxlab.ConfigError] if `out_dir` holds files and `overwrite` is off."""
     occupied = out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir()))
-    require(not occupied or overwrite, "--out", "an empty or new folder (or pass --overwrite)", str(out_dir))
+    require(
+        not occupied or overwrite,
+        "--out",
+        "an empty or new folder (or pass --overwrite)",
+        str(out_dir),
+    )
 
 
 def _json_default(value: Any) -> Any:

@@ -30,7 +30,8 @@ def run_experiment(
 
     **Arguments:**
 
-    - `experiment`: a registered name (`"sensing.overparam"`) or an [`Experiment`][jaxlab.Experiment].
+    - `experiment`: a registered name (`"sensing.overparam"`) or an
+      [`Experiment`][jaxlab.Experiment].
     - `config`: its config; the default (or `quick()`) config if None.
     - `seeds`, `key`: as in [`sweep`][jaxlab.sweep].
     - `out_dir`: the results folder (default `runs/NAME/<timestamp>`); `overwrite` must
@@ -55,7 +56,8 @@ def run_experiment(
         report=lambda figures: experiment.report(config, results, figures),
         history=history,
         environment=environment(
-            result.compile_seconds, result.run_seconds,
+            result.compile_seconds,
+            result.run_seconds,
             bool(getattr(config, "x64", False) or jax.config.jax_enable_x64),
         ),
         overwrite=overwrite,

@@ -1,9 +1,11 @@
 """Seed sweeps: one compiled, vmapped program for every seed, sharded over devices."""
 
+import collections
 import contextlib
 import dataclasses
 import itertools
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -37,7 +39,8 @@ class SweepResult:
     run_seconds: float
 
 
-_COMPILED: dict[Any, Any] = {}
+_COMPILED: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+_CACHE_SIZE = 64  # compiled programs kept per process (least recently used dropped)
 
 
 def _x64_context(config: Any):
@@ -67,10 +70,13 @@ def _grid(over: Mapping[str, Sequence[float]] | None) -> tuple[list[str], tuple,
 def _compile(cache_key: Any, fn: Callable, *args) -> tuple[Any, float]:
     """Lower and compile `fn` for `args`, or fetch it; returns (compiled, seconds)."""
     if cache_key in _COMPILED:
+        _COMPILED.move_to_end(cache_key)
         return _COMPILED[cache_key], 0.0
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     _COMPILED[cache_key] = compiled
+    if len(_COMPILED) > _CACHE_SIZE:
+        _COMPILED.popitem(last=False)
     return compiled, time.perf_counter() - start
 
 
@@ -152,13 +158,26 @@ def sweep(
         signature = (config, tuple(names), group, tuple(devices), jax.config.jax_enable_x64)
         if experiment.chunked:
             out, compile_s, run_s = _drive_chunks(
-                experiment, config, configured, groups, signature, progress, chunk_size,
+                experiment,
+                config,
+                configured,
+                groups,
+                signature,
+                progress,
+                chunk_size,
                 checkpoint_dir,
             )
         else:
             run = experiment.run
             batched = jax.vmap(lambda k, v: run(configured(v), k))
             compiled, compile_s = _compile((run, signature), batched, *groups[0])
+            if progress:
+                print(
+                    f"compiled in {compile_s:.1f} s; running {total} run(s) on "
+                    f"{len(devices)} device(s)...",
+                    file=sys.stderr,
+                    flush=True,
+                )
             out, run_s = [], 0.0
             for g in _maybe_tqdm(groups, progress and n_groups > 1, "groups"):
                 result, seconds = _timed(compiled, *g)
@@ -197,7 +216,12 @@ def _drive_chunks(
     """Run init/advance/finish per group, advancing `chunk_size` steps per call."""
     steps = config.steps
     require(isinstance(steps, int) and steps >= 1, "steps", "a positive integer", steps)
-    require(isinstance(chunk_size, int) and chunk_size >= 1, "chunk_size", "a positive integer", chunk_size)
+    require(
+        isinstance(chunk_size, int) and chunk_size >= 1,
+        "chunk_size",
+        "a positive integer",
+        chunk_size,
+    )
     chunk = min(chunk_size, steps)
     init = jax.vmap(lambda k, v: experiment.init(configured(v), k))
     finish = jax.vmap(lambda v, s: experiment.finish(configured(v), s))

@@ -44,7 +44,9 @@ def _sampler(data: Any, batch_size: int | None) -> Callable[[PRNGKeyArray], Any]
         return lambda key: data
     require(
         isinstance(batch_size, int) and 1 <= batch_size <= size,
-        "batch_size", f"an integer in [1, {size}]", batch_size,
+        "batch_size",
+        f"an integer in [1, {size}]",
+        batch_size,
     )
 
     def sample(key):
@@ -172,10 +174,12 @@ def fit(
         "fit", "", _FitConfig, lambda *a: {}, init=init, advance=advance, finish=finish
     )
     out = sweep(
-        experiment, _FitConfig(steps), keys, progress=progress,
-        chunk_size=chunk_size, checkpoint_dir=checkpoint_dir,
+        experiment,
+        _FitConfig(steps),
+        keys,
+        progress=progress,
+        chunk_size=chunk_size,
+        checkpoint_dir=checkpoint_dir,
     )
     (params, diverged), (losses, aux) = out.results["final"], out.results["history"]
-    return FitResult(
-        params, losses, aux, diverged, out.compile_seconds, out.run_seconds, merge
-    )
+    return FitResult(params, losses, aux, diverged, out.compile_seconds, out.run_seconds, merge)

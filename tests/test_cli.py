@@ -27,8 +27,18 @@ def test_list(capsys):
 def test_run_writes_a_complete_results_folder(capsys, tmp_path):
     out_dir = tmp_path / "run"
     code, out, err = run_cli(
-        capsys, "run", "sensing.overparam", "--quick", "--seeds", "3", *SMALL,
-        "--set", "alphas=0.4,0.2", "--out", str(out_dir), "--no-progress",
+        capsys,
+        "run",
+        "sensing.overparam",
+        "--quick",
+        "--seeds",
+        "3",
+        *SMALL,
+        "--set",
+        "alphas=0.4,0.2",
+        "--out",
+        str(out_dir),
+        "--no-progress",
     )
     assert code == 0, err
     assert "symmetric_exact/rate" in out and str(out_dir) in out
@@ -36,10 +46,16 @@ def test_run_writes_a_complete_results_folder(capsys, tmp_path):
     assert metrics["experiment"] == "sensing.overparam"
     assert metrics["seeds"] == 3 and metrics["quick"] is True
     for key in (
-        "symmetric_exact/rate", "symmetric_exact/final_error", "symmetric_over/loglog_slope",
-        "symmetric_over/final_error", "asymmetric_over/alpha=0.4/rate",
-        "asymmetric_over/alpha=0.2/final_error", "asymmetric_onestep/alpha=0.2/rate",
-        "asymmetric_onestep/alpha=0.4/final_error", "scaledgd/rate", "precgd/rate",
+        "symmetric_exact/rate",
+        "symmetric_exact/final_error",
+        "symmetric_over/loglog_slope",
+        "symmetric_over/final_error",
+        "asymmetric_over/alpha=0.4/rate",
+        "asymmetric_over/alpha=0.2/final_error",
+        "asymmetric_onestep/alpha=0.2/rate",
+        "asymmetric_onestep/alpha=0.4/final_error",
+        "scaledgd/rate",
+        "precgd/rate",
     ):
         entry = metrics["summary"][key]
         assert set(entry) == {"mean", "std", "min", "max", "per_seed", "diverged"}
@@ -54,7 +70,8 @@ def test_run_writes_a_complete_results_folder(capsys, tmp_path):
     assert history["symmetric_exact"].shape == (3, 201)
     assert history["asymmetric_over/alpha=0.2"].shape == (3, 201)
     assert sorted(p.name for p in (out_dir / "figures").iterdir()) == [
-        "errors_semilog.png", "symmetric_over_loglog.png",
+        "errors_semilog.png",
+        "symmetric_over_loglog.png",
     ]
 
     code, shown, _ = run_cli(capsys, "show", str(out_dir))
@@ -66,8 +83,19 @@ def test_run_writes_a_complete_results_folder(capsys, tmp_path):
     assert code == 2 and "--overwrite" in err
     assert (out_dir / "metrics.json").read_text() == before
     code, _, err = run_cli(
-        capsys, "run", "sensing.overparam", "--quick", "--seeds", "2", *SMALL,
-        "--set", "alphas=0.4", "--out", str(out_dir), "--overwrite", "--no-progress",
+        capsys,
+        "run",
+        "sensing.overparam",
+        "--quick",
+        "--seeds",
+        "2",
+        *SMALL,
+        "--set",
+        "alphas=0.4",
+        "--out",
+        str(out_dir),
+        "--overwrite",
+        "--no-progress",
     )
     assert code == 0, err
     assert json.loads((out_dir / "metrics.json").read_text())["seeds"] == 2
@@ -108,7 +136,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, args,
 def test_console_script_exit_code(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "jaxlab._cli", "run", "sensing.overparam", "--set", "m=-5"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "jaxlab: error: m: a positive integer, got -5"
@@ -117,8 +147,20 @@ def test_console_script_exit_code(tmp_path):
 
 def test_diverging_step_size_is_flagged_not_fatal(capsys, tmp_path):
     code, out, err = run_cli(
-        capsys, "run", "sensing.overparam", "--quick", "--seeds", "2", *SMALL,
-        "--set", "alphas=0.4", "--set", "step_size=50", "--out", str(tmp_path / "d"), "--no-progress",
+        capsys,
+        "run",
+        "sensing.overparam",
+        "--quick",
+        "--seeds",
+        "2",
+        *SMALL,
+        "--set",
+        "alphas=0.4",
+        "--set",
+        "step_size=50",
+        "--out",
+        str(tmp_path / "d"),
+        "--no-progress",
     )
     assert code == 0, err
     summary = json.loads((tmp_path / "d" / "metrics.json").read_text())["summary"]

@@ -34,7 +34,9 @@ GROWTH = Experiment("test.growth", "", GrowthConfig, report, run=run)
 
 
 def test_diverged_seeds_are_flagged_and_the_rest_reported(tmp_path):
-    metrics, out_dir = jaxlab.run_experiment(GROWTH, seeds=8, out_dir=tmp_path / "g", progress=False)
+    metrics, out_dir = jaxlab.run_experiment(
+        GROWTH, seeds=8, out_dir=tmp_path / "g", progress=False
+    )
     entry = metrics["summary"]["final"]
     keys = jax.random.split(jax.random.key(0), 8)
     x0 = np.array([2.0 * float(jax.random.uniform(k)) for k in keys])

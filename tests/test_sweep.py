@@ -87,7 +87,9 @@ def _finish(config, state):
     return state
 
 
-CHUNKED = Experiment("test.chunked", "", Config, lambda *a: {}, init=_init, advance=_advance, finish=_finish)
+CHUNKED = Experiment(
+    "test.chunked", "", Config, lambda *a: {}, init=_init, advance=_advance, finish=_finish
+)
 
 
 def test_chunked_matches_one_scan(tmp_path):
@@ -101,9 +103,13 @@ def test_chunked_matches_one_scan(tmp_path):
 
 
 def test_chunked_checkpoint_resumes(tmp_path):
-    short = jaxlab.sweep(CHUNKED, Config(scale=1.1, steps=4), 2, chunk_size=2, checkpoint_dir=tmp_path)
+    short = jaxlab.sweep(
+        CHUNKED, Config(scale=1.1, steps=4), 2, chunk_size=2, checkpoint_dir=tmp_path
+    )
     assert (tmp_path / "group0" / "checkpoint.npz").is_file()
-    resumed = jaxlab.sweep(CHUNKED, Config(scale=1.1, steps=8), 2, chunk_size=2, checkpoint_dir=tmp_path)
+    resumed = jaxlab.sweep(
+        CHUNKED, Config(scale=1.1, steps=8), 2, chunk_size=2, checkpoint_dir=tmp_path
+    )
     fresh = jaxlab.sweep(CHUNKED, Config(scale=1.1, steps=8), 2, chunk_size=2)
     np.testing.assert_allclose(resumed.results["history"], fresh.results["history"], rtol=1e-12)
     np.testing.assert_allclose(resumed.results["history"][:, :4], short.results["history"])
@@ -125,7 +131,8 @@ MULTI_DEVICE = textwrap.dedent(
     even = jaxlab.sweep(run_overparam, config, 8, key=4).results["symmetric_exact"]
     assert even.sharding.spec[0] == "seed" and len(even.sharding.device_set) == 8
     json.dump({"results": jax.tree.map(lambda x: np.asarray(x).tolist(), out.results),
-               "grouped": jax.tree.map(lambda x: np.asarray(x).tolist(), grouped.results)}, sys.stdout)
+               "grouped": jax.tree.map(lambda x: np.asarray(x).tolist(), grouped.results)},
+              sys.stdout)
     """
 )
 
@@ -133,7 +140,11 @@ MULTI_DEVICE = textwrap.dedent(
 def test_sharded_over_eight_devices_matches_one_device():
     from jaxlab.sensing.experiments import OverparamConfig, run_overparam
 
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+        "JAX_PLATFORMS": "cpu",
+    }
     proc = subprocess.run(
         [sys.executable, "-c", MULTI_DEVICE], capture_output=True, text=True, env=env, timeout=600
     )

@@ -25,8 +25,13 @@ def mse(model, batch, key):
 def test_equinox_linear_regression_reaches_least_squares():
     data = regression_data(jax.random.key(0))
     out = jaxlab.fit(
-        mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.adam(0.05), data,
-        steps=600, seeds=3, chunk_size=250,
+        mse,
+        lambda key: eqx.nn.Linear(3, 1, key=key),
+        optax.adam(0.05),
+        data,
+        steps=600,
+        seeds=3,
+        chunk_size=250,
     )
     design = np.c_[np.asarray(data["x"]), np.ones(64)]
     solution = np.linalg.lstsq(design, np.asarray(data["y"]), rcond=None)[0]
@@ -52,8 +57,13 @@ class FlaxMLP(nnx.Module):
 def test_flax_nnx_model_over_four_vmapped_seeds():
     data = regression_data(jax.random.key(1), n=128)
     out = jaxlab.fit(
-        mse, lambda key: FlaxMLP(nnx.Rngs(key)), optax.adam(1e-2), data,
-        steps=400, seeds=4, batch_size=32,
+        mse,
+        lambda key: FlaxMLP(nnx.Rngs(key)),
+        optax.adam(1e-2),
+        data,
+        steps=400,
+        seeds=4,
+        batch_size=32,
     )
     assert out.losses.shape == (4, 400)
     initial, final = np.asarray(out.losses[:, :10]).mean(1), np.asarray(out.losses[:, -20:]).mean(1)
@@ -100,12 +110,22 @@ def test_sampler_data_and_bad_input():
         return {"x": x, "y": x.sum(1)}
 
     out = jaxlab.fit(
-        mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.adam(0.05), sampler,
-        steps=300, seeds=2,
+        mse,
+        lambda key: eqx.nn.Linear(3, 1, key=key),
+        optax.adam(0.05),
+        sampler,
+        steps=300,
+        seeds=2,
     )
     assert float(out.losses[:, -10:].mean()) < 1e-3
     with pytest.raises(ConfigError, match="batch_size"):
-        jaxlab.fit(mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.sgd(0.1),
-                   regression_data(jax.random.key(0)), steps=5, batch_size=1000)
+        jaxlab.fit(
+            mse,
+            lambda key: eqx.nn.Linear(3, 1, key=key),
+            optax.sgd(0.1),
+            regression_data(jax.random.key(0)),
+            steps=5,
+            batch_size=1000,
+        )
     with pytest.raises(ConfigError, match="steps"):
         jaxlab.fit(mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.sgd(0.1), sampler, steps=0)

@@ -65,17 +65,17 @@ def symmetric_gradient(problem: SensingProblem, x: Matrix) -> Matrix:
     return 0.5 * (s + s.T) @ x
 
 
-def asymmetric_gradient(
-    problem: SensingProblem, f: Matrix, g: Matrix
-) -> tuple[Matrix, Matrix]:
-    r"""$(\nabla_F L, \nabla_G L) = (SG, S^\top F)$ with $S = \mathcal{A}^*(\mathcal{A}(FG^\top) - y)$."""
+def asymmetric_gradient(problem: SensingProblem, f: Matrix, g: Matrix) -> tuple[Matrix, Matrix]:
+    r"""$(\nabla_F L, \nabla_G L) = (SG, S^\top F)$ with
+    $S = \mathcal{A}^*(\mathcal{A}(FG^\top) - y)$."""
     s = problem.adjoint(problem.residual(f @ g.T))
     return s @ g, s.T @ f
 
 
 def l1_subgradient(problem: SensingProblem, u: Matrix) -> Matrix:
     r"""A subgradient of the $\ell_1$ loss: $(S + S^\top)U/\sqrt{m}$ with
-    $S = \mathcal{A}^*(\operatorname{sign}(\mathcal{A}(UU^\top) - y))$ and $\operatorname{sign}(0) = 0$."""
+    $S = \mathcal{A}^*(\operatorname{sign}(\mathcal{A}(UU^\top) - y))$ and
+    $\operatorname{sign}(0) = 0$."""
     r = problem.residual(u @ u.T)
     s = problem.adjoint(jnp.sign(r))
     return (s + s.T) @ u / jnp.sqrt(r.shape[0])

@@ -9,6 +9,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+from matplotlib.figure import Figure
 
 from .._experiment import Experiment, register, require
 from ._algorithms import (
@@ -24,8 +25,18 @@ from ._rates import convergence_rate, loglog_slope, power_law_exponent
 
 def _check_sizes(cfg) -> None:
     require(isinstance(cfg.n, int) and cfg.n >= 2, "n", "an integer >= 2", cfg.n)
-    require(isinstance(cfg.rank, int) and 1 <= cfg.rank <= cfg.n, "rank", f"an integer in [1, n={cfg.n}]", cfg.rank)
-    require(isinstance(cfg.k, int) and cfg.rank <= cfg.k <= cfg.n, "k", f"an integer in [rank={cfg.rank}, n={cfg.n}]", cfg.k)
+    require(
+        isinstance(cfg.rank, int) and 1 <= cfg.rank <= cfg.n,
+        "rank",
+        f"an integer in [1, n={cfg.n}]",
+        cfg.rank,
+    )
+    require(
+        isinstance(cfg.k, int) and cfg.rank <= cfg.k <= cfg.n,
+        "k",
+        f"an integer in [rank={cfg.rank}, n={cfg.n}]",
+        cfg.k,
+    )
     require(isinstance(cfg.m, int) and cfg.m > 0, "m", "a positive integer", cfg.m)
     require(isinstance(cfg.steps, int) and cfg.steps >= 2, "steps", "an integer >= 2", cfg.steps)
     require(cfg.condition_number >= 1, "condition_number", "a number >= 1", cfg.condition_number)
@@ -73,13 +84,29 @@ class OverparamConfig:
         require(self.alpha > 0, "alpha", "a positive number", self.alpha)
         require(
             len(self.alphas) >= 1 and all(a > 0 for a in self.alphas),
-            "alphas", "one or more positive numbers", self.alphas,
+            "alphas",
+            "one or more positive numbers",
+            self.alphas,
         )
         require(self.imbalance > 0, "imbalance", "a positive number", self.imbalance)
-        require((0 < self.rebalance_tol) & (self.rebalance_tol < 1), "rebalance_tol", "a number in (0, 1)", self.rebalance_tol)
-        require(self.rebalance_scale > 0, "rebalance_scale", "a positive number", self.rebalance_scale)
-        require(self.scaledgd_damping >= 0, "scaledgd_damping", "a number >= 0", self.scaledgd_damping)
-        require(self.precgd_damping_scale > 0, "precgd_damping_scale", "a positive number", self.precgd_damping_scale)
+        require(
+            (0 < self.rebalance_tol) & (self.rebalance_tol < 1),
+            "rebalance_tol",
+            "a number in (0, 1)",
+            self.rebalance_tol,
+        )
+        require(
+            self.rebalance_scale > 0, "rebalance_scale", "a positive number", self.rebalance_scale
+        )
+        require(
+            self.scaledgd_damping >= 0, "scaledgd_damping", "a number >= 0", self.scaledgd_damping
+        )
+        require(
+            self.precgd_damping_scale > 0,
+            "precgd_damping_scale",
+            "a positive number",
+            self.precgd_damping_scale,
+        )
 
     @classmethod
     def quick(cls) -> "OverparamConfig":
@@ -102,8 +129,12 @@ def run_overparam(cfg: OverparamConfig, key) -> dict:
 
     def asymmetric(alpha, tol):
         return asymmetric_gd(
-            asym, *factors(alpha), eta, steps,
-            rebalance_tol=tol, rebalance_scale=cfg.rebalance_scale,
+            asym,
+            *factors(alpha),
+            eta,
+            steps,
+            rebalance_tol=tol,
+            rebalance_scale=cfg.rebalance_scale,
         ).errors
 
     def preconditioned(damping, damping_scale):
@@ -158,52 +189,51 @@ def _nan_quiet(function):
 
 @_nan_quiet
 def _semilog_figure(curves, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     for name, errors in curves.items():
         median = np.nanmedian(errors, axis=0)
         (line,) = ax.semilogy(median, label=name, lw=1.3)
         ax.fill_between(
-            np.arange(errors.shape[1]), np.nanmin(errors, axis=0), np.nanmax(errors, axis=0),
-            color=line.get_color(), alpha=0.15, lw=0,
+            np.arange(errors.shape[1]),
+            np.nanmin(errors, axis=0),
+            np.nanmax(errors, axis=0),
+            color=line.get_color(),
+            alpha=0.15,
+            lw=0,
         )
     ax.set(xlabel="iteration t", ylabel=r"$\|M_t - M^\star\|_F / \|M^\star\|_F$", title=title)
     ax.set_ylim(1e-16, 1e2)  # diverged runs leave the plot instead of flattening it
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 @_nan_quiet
 def _loglog_figure(errors, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     squared = np.nanmedian(errors, axis=0) ** 2
     t = np.arange(1, squared.shape[0])
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
     ax.loglog(t, squared[1:], label="symmetric, k > r (median over seeds)")
     anchor = t[len(t) // 2]
     ax.loglog(t, squared[anchor] * (anchor / t) ** 2, "k--", label=r"$\propto 1/t^2$")
-    ax.set(xlabel="iteration t", ylabel="squared relative error", title="Symmetric over-parameterized GD")
+    ax.set(
+        xlabel="iteration t",
+        ylabel="squared relative error",
+        title="Symmetric over-parameterized GD",
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _per_seed(function, errors) -> np.ndarray:
     return np.array([function(e) for e in errors])
 
 
-def report_overparam(cfg: OverparamConfig, results, out_dir: Path) -> dict:
+def report_overparam(cfg: OverparamConfig, results, out_dir: Path | None) -> dict:
+    """Per-seed rates and final errors; figures into `out_dir` unless it is None."""
     curves = _curves(cfg, results)
     metrics = {}
     for name in ("symmetric_exact", "asymmetric_exact"):
@@ -263,9 +293,16 @@ class RobustConfig:
         require(self.l2_step_size > 0, "l2_step_size", "a positive number", self.l2_step_size)
         require(
             len(self.outlier_fractions) >= 1 and all(0 <= p < 0.5 for p in self.outlier_fractions),
-            "outlier_fractions", "one or more numbers in [0, 0.5)", self.outlier_fractions,
+            "outlier_fractions",
+            "one or more numbers in [0, 0.5)",
+            self.outlier_fractions,
         )
-        require(self.outlier_magnitude >= 0, "outlier_magnitude", "a number >= 0", self.outlier_magnitude)
+        require(
+            self.outlier_magnitude >= 0,
+            "outlier_magnitude",
+            "a number >= 0",
+            self.outlier_magnitude,
+        )
         require(self.noise_std >= 0, "noise_std", "a number >= 0", self.noise_std)
 
     @classmethod
@@ -297,18 +334,22 @@ def run_robust(cfg: RobustConfig, key) -> dict:
     }
 
 
-def report_robust(cfg: RobustConfig, results, out_dir: Path) -> dict:
+def report_robust(cfg: RobustConfig, results, out_dir: Path | None) -> dict:
+    """Per-seed final errors; a figure into `out_dir` unless it is None."""
     curves = _curves(cfg, results)
     metrics = {f"{name}/final_error": errors[:, -1] for name, errors in curves.items()}
     if out_dir is not None:
-        _semilog_figure(curves, out_dir / "errors_semilog.png", "Robust matrix sensing: SubGM vs l2 GD")
+        _semilog_figure(
+            curves, out_dir / "errors_semilog.png", "Robust matrix sensing: SubGM vs l2 GD"
+        )
     return metrics
 
 
 register(
     Experiment(
         "sensing.overparam",
-        "GD on matrix sensing: symmetric/asymmetric, exact/over-parameterized, one-step rebalancing, ScaledGD, PrecGD",
+        "GD on matrix sensing: (a)symmetric, exact/over-parameterized, one-step rebalancing, "
+        "ScaledGD, PrecGD",
         OverparamConfig,
         report_overparam,
         run=run_overparam,

@@ -21,7 +21,9 @@ def asym():
 
 def factors(key, alpha, width=K, imbalance=1 / 3):
     kf, kg = jax.random.split(key)
-    return sensing.small_init(kf, N, width, alpha), sensing.small_init(kg, N, width, imbalance * alpha)
+    return sensing.small_init(kf, N, width, alpha), sensing.small_init(
+        kg, N, width, imbalance * alpha
+    )
 
 
 def test_gradients_match_autodiff(sym, asym):
@@ -167,7 +169,10 @@ def test_no_recompilation_on_second_call(asym):
     "call, field",
     [
         (lambda s, a: sensing.symmetric_gd(s, jnp.ones((N + 1, K)), 0.1, 5), "x0"),
-        (lambda s, a: sensing.asymmetric_gd(a, jnp.ones((N, K)), jnp.ones((N, K + 1)), 0.1, 5), "g0"),
+        (
+            lambda s, a: sensing.asymmetric_gd(a, jnp.ones((N, K)), jnp.ones((N, K + 1)), 0.1, 5),
+            "g0",
+        ),
         (lambda s, a: sensing.scaled_gd(a, jnp.ones((N - 1, K)), jnp.ones((N, K)), 0.1, 5), "f0"),
         (lambda s, a: sensing.symmetric_gd(a, jnp.ones((N, K)), 0.1, 5), "symmetric"),
         (lambda s, a: sensing.symmetric_gd(s, jnp.ones((N, K)), 0.1, -1), "steps"),

@@ -10,8 +10,12 @@ from jaxlab.sensing.experiments import OverparamConfig, RobustConfig
 @pytest.fixture(scope="module")
 def overparam(tmp_path_factory):
     metrics, out_dir = jaxlab.run_experiment(
-        "sensing.overparam", OverparamConfig.quick(), seeds=6, quick=True,
-        out_dir=tmp_path_factory.mktemp("overparam") / "run", progress=False,
+        "sensing.overparam",
+        OverparamConfig.quick(),
+        seeds=6,
+        quick=True,
+        out_dir=tmp_path_factory.mktemp("overparam") / "run",
+        progress=False,
     )
     return metrics["summary"]
 
@@ -51,8 +55,12 @@ def test_preconditioned_baselines_are_linear(overparam):
 
 def test_robust_subgradient_beats_l2_under_outliers(tmp_path):
     metrics, _ = jaxlab.run_experiment(
-        "sensing.robust", RobustConfig.quick(), seeds=3, quick=True,
-        out_dir=tmp_path / "robust", progress=False,
+        "sensing.robust",
+        RobustConfig.quick(),
+        seeds=3,
+        quick=True,
+        out_dir=tmp_path / "robust",
+        progress=False,
     )
     summary = metrics["summary"]
     for p in ("0", "0.1", "0.2", "0.3"):
@@ -60,6 +68,8 @@ def test_robust_subgradient_beats_l2_under_outliers(tmp_path):
     for p in ("0.1", "0.2", "0.3"):
         l2 = summary[f"l2gd/p={p}/final_error"]
         # l2 GD either diverges (flagged) or stalls far from the truth.
-        assert l2["diverged"] == [0, 1, 2] or l2["min"] > 10 * mean(summary, f"subgm/p={p}/final_error")
+        assert l2["diverged"] == [0, 1, 2] or l2["min"] > 10 * mean(
+            summary, f"subgm/p={p}/final_error"
+        )
     assert mean(summary, "l2gd/p=0/final_error") < 1e-3  # no outliers: l2 GD recovers M*
     assert mean(summary, "subgm/gaussian/final_error") < 0.1
