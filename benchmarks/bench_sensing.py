@@ -9,7 +9,8 @@ Run it from the repository root, in a fresh process (measurement (a) includes co
 
 It prints the machine, one line per measurement as it finishes, and a summary table.
 Each measurement states its target and PASS or FAIL; the script exits 0 either way (it is
-a benchmark, not a test). Record the results, with the machine, in `benchmarks/BENCHMARKS.md`.
+a benchmark, not a test). Record the results, with the machine, in `BENCHMARKS.md` at the
+repository root.
 
 - (a) End to end: `jaxlab.run_experiment("sensing.overparam", seeds=8)` at the default
   config, the first thing the process does, timed wall-clock (compiling, running,
