@@ -129,3 +129,32 @@ def test_sampler_data_and_bad_input():
         )
     with pytest.raises(ConfigError, match="steps"):
         jaxlab.fit(mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.sgd(0.1), sampler, steps=0)
+
+
+class WithBatchNorm(nnx.Module):
+    def __init__(self, rngs: nnx.Rngs):
+        self.linear = nnx.Linear(2, 1, rngs=rngs)
+        self.norm = nnx.BatchNorm(1, rngs=rngs)
+
+    def __call__(self, x):
+        return self.norm(self.linear(x), use_running_average=True)
+
+
+def test_nnx_trains_only_params():
+    def loss(model, batch, key):
+        return jnp.mean((jax.vmap(model)(batch) - 1.0) ** 2), None
+
+    out = jaxlab.fit(
+        loss,
+        lambda key: WithBatchNorm(nnx.Rngs(key)),
+        optax.sgd(0.1),
+        jnp.ones((4, 2)),
+        steps=5,
+        seeds=2,
+    )
+    trained = {
+        "/".join(map(str, path)) for path, _ in jax.tree_util.tree_leaves_with_path(out.params)
+    }
+    assert not any("mean" in p or "var" in p for p in trained), trained
+    model = out.model(1)
+    np.testing.assert_array_equal(model.norm.mean[...], 0.0)  # batch statistics untouched
