@@ -79,6 +79,15 @@ def show(fig, name: str) -> None:
         plt.close(fig)
 
 
+def median_band(ax, errors, label: str) -> None:
+    """Median error curve over seeds, with the min-max range shaded."""
+    (line,) = ax.semilogy(np.median(errors, axis=0), label=label)
+    t = np.arange(errors.shape[1])
+    ax.fill_between(
+        t, errors.min(axis=0), errors.max(axis=0), color=line.get_color(), alpha=0.2, lw=0
+    )
+
+
 # %% [markdown]
 # ## Problems
 #
@@ -245,16 +254,7 @@ for name in (
     f"asymmetric_onestep/alpha={config.alphas[-1]:g}",
     "precgd",
 ):
-    errors = curves[name]
-    (line,) = ax.semilogy(np.median(errors, axis=0), label=name)
-    ax.fill_between(
-        np.arange(errors.shape[1]),
-        errors.min(axis=0),
-        errors.max(axis=0),
-        color=line.get_color(),
-        alpha=0.2,
-        lw=0,
-    )
+    median_band(ax, curves[name], name)
 ax.set(
     xlabel="iteration t",
     ylabel="relative error",
@@ -321,15 +321,7 @@ assert again.compile_seconds == 0
 # %%
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for eta_i, per_step in zip(step_sizes, errors):
-    (line,) = ax.semilogy(np.median(per_step, axis=0), label=f"step size {eta_i}")
-    ax.fill_between(
-        np.arange(per_step.shape[1]),
-        per_step.min(axis=0),
-        per_step.max(axis=0),
-        color=line.get_color(),
-        alpha=0.2,
-        lw=0,
-    )
+    median_band(ax, per_step, f"step size {eta_i}")
 ax.set(
     xlabel="iteration t",
     ylabel="relative error",

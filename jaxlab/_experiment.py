@@ -62,10 +62,10 @@ class Experiment:
     history: Callable[[Any, Any], Mapping[str, Any]] | None = None
 
     def __post_init__(self):
-        chunked = (self.init, self.advance, self.finish)
-        if (self.run is None) == all(f is None for f in chunked) or (
-            self.run is None and any(f is None for f in chunked)
-        ):
+        parts = (self.init, self.advance, self.finish)
+        plain = self.run is not None and all(f is None for f in parts)
+        chunked = self.run is None and all(f is not None for f in parts)
+        if not (plain or chunked):
             raise ValueError(f"{self.name}: give either run or all of init/advance/finish")
 
     @property

@@ -49,17 +49,17 @@ def summarize(metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).parent,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    """The commit of the checkout jaxlab runs from (editable install), else of the cwd."""
+    for folder in (Path(__file__).parent, Path.cwd()):
+        try:
+            out = subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=folder
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    return None
 
 
 def environment(compile_seconds: float, run_seconds: float, x64: bool) -> dict[str, Any]:
