@@ -136,9 +136,9 @@ def sweep(
     require(isinstance(group, int) and group >= 1, "batch_size", "a positive integer", batch_size)
     group = math.ceil(min(group, total) / len(devices)) * len(devices)
     n_groups = math.ceil(total / group)
-    pad = n_groups * group - total
-    flat_keys = jnp.concatenate([flat_keys, flat_keys[:pad]]) if pad else flat_keys
-    flat_values = np.concatenate([flat_values, flat_values[:pad]]) if pad else flat_values
+    # Pad by repeating runs (their results are dropped): every group fills every device.
+    padded = np.arange(n_groups * group) % total
+    flat_keys, flat_values = flat_keys[padded], flat_values[padded]
 
     mesh = Mesh(np.array(devices), ("seed",))
     sharded = NamedSharding(mesh, PartitionSpec("seed"))

@@ -130,6 +130,8 @@ MULTI_DEVICE = textwrap.dedent(
     # 8 seeds fill the 8 devices exactly: the seed axis stays sharded, one seed each.
     even = jaxlab.sweep(run_overparam, config, 8, key=4).results["symmetric_exact"]
     assert even.sharding.spec[0] == "seed" and len(even.sharding.device_set) == 8
+    one = jaxlab.sweep(run_overparam, config, 1, key=4).results["symmetric_exact"]
+    assert one.shape == (1, 61)  # one seed padded to 8 devices
     json.dump({"results": jax.tree.map(lambda x: np.asarray(x).tolist(), out.results),
                "grouped": jax.tree.map(lambda x: np.asarray(x).tolist(), grouped.results)},
               sys.stdout)
