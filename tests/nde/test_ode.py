@@ -1,0 +1,135 @@
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import scipy.linalg
+
+import jaxlab
+from jaxlab import nde
+
+
+class LinearField(eqx.Module):
+    matrix: jax.Array
+
+    def __call__(self, t, y, args):
+        return self.matrix @ y
+
+
+MATRIX = jnp.array([[-0.1, 1.0], [-1.0, -0.1]])
+TS = jnp.linspace(0.0, 5.0, 11)
+Y0 = jnp.array([1.0, 0.0])
+
+
+@pytest.mark.parametrize("solver", ["tsit5", "dopri8", "reversible_heun"])
+def test_linear_ode_matches_matrix_exponential(solver):
+    second_order = solver == "reversible_heun"
+    rtol = 1e-5 if second_order else 1e-10
+    model = nde.NeuralODE(LinearField(MATRIX), solver=solver, rtol=rtol, atol=rtol * 1e-2)
+    exact = np.stack([scipy.linalg.expm(np.asarray(MATRIX) * t) @ np.asarray(Y0) for t in TS])
+    tolerance = 1e-4 if second_order else 1e-8
+    np.testing.assert_allclose(model(TS, Y0), exact, atol=tolerance)
+
+
+def test_constant_step_converges_at_the_solver_order():
+    exact = scipy.linalg.expm(np.asarray(MATRIX) * 5.0) @ np.asarray(Y0)
+
+    def error(dt):
+        model = nde.NeuralODE(LinearField(MATRIX), solver="heun", rtol=None, atol=None, dt0=dt)
+        return np.abs(model(TS, Y0)[-1] - exact).max()
+
+    order = np.log2(error(0.02) / error(0.01))
+    assert 1.8 < order < 2.2  # Heun's method is second order
+
+
+def test_adjoints_agree_with_finite_differences():
+    def loss(matrix, adjoint):
+        model = nde.NeuralODE(LinearField(matrix), adjoint=adjoint, rtol=1e-9, atol=1e-11)
+        return jnp.sum(model(TS, Y0) ** 2)
+
+    grads = {a: jax.grad(loss)(MATRIX, a) for a in ("recursive_checkpoint", "backsolve", "direct")}
+    direction = jnp.array([[0.3, -0.2], [0.5, 0.1]])
+    h = 1e-6
+    fd = (loss(MATRIX + h * direction, "direct") - loss(MATRIX - h * direction, "direct")) / (2 * h)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(jnp.vdot(grad, direction), fd, rtol=1e-5, err_msg=name)
+
+
+def test_jit_vmap_and_no_recompile_for_new_tolerances():
+    traces = []
+
+    @eqx.filter_jit
+    def solve(model, y0):
+        traces.append(1)
+        return model(TS, y0)
+
+    model = nde.NeuralODE(LinearField(MATRIX), rtol=1e-6, atol=1e-8)
+    batch = jax.vmap(lambda y0: solve(model, y0))(jnp.eye(2))
+    np.testing.assert_allclose(batch[0], solve(model, jnp.array([1.0, 0.0])), atol=1e-6)
+    assert traces
+    traces.clear()
+    solve(model, Y0)  # same shapes as the vmapped trace
+    solve(nde.NeuralODE(LinearField(2 * MATRIX), rtol=1e-5, atol=1e-7), Y0)  # new tolerances
+    assert traces == []
+
+
+def test_max_steps_gives_nan_instead_of_raising():
+    model = nde.NeuralODE(LinearField(MATRIX), rtol=1e-12, atol=1e-14, max_steps=3)
+    assert np.all(np.isnan(model(TS, Y0)))
+
+
+@pytest.mark.parametrize(
+    "make, field",
+    [
+        (lambda: nde.NeuralODE(LinearField(MATRIX), solver="rk99"), "solver"),
+        (lambda: nde.NeuralODE(LinearField(MATRIX), adjoint="magic"), "adjoint"),
+        (lambda: nde.NeuralODE(LinearField(MATRIX), rtol=-1e-3), "rtol"),
+        (lambda: nde.NeuralODE(LinearField(MATRIX), rtol=None, atol=None), "dt0"),
+        (lambda: nde.NeuralODE(LinearField(MATRIX))(jnp.array([0.0, 1.0, 1.0]), Y0), "ts"),
+    ],
+)
+def test_bad_input_names_the_argument(make, field):
+    with pytest.raises(ValueError, match=field):
+        make()
+
+
+def damped_oscillator(t, y, params):
+    """Damped pendulum: x'' = -omega^2 sin(x) - gamma x'."""
+    omega, gamma = params
+    return jnp.array([y[1], -(omega**2) * jnp.sin(y[0]) - gamma * y[1]])
+
+
+def test_hybrid_model_recovers_physical_parameters_over_seeds():
+    truth = jnp.array([1.5, 0.3])
+    ts = jnp.linspace(0.0, 6.0, 31)
+    y0s = jnp.array([[1.0, 0.0], [0.5, 0.5], [-0.8, 0.2]])
+    data_model = nde.NeuralODE(
+        nde.HybridField(damped_oscillator, truth, None), rtol=1e-8, atol=1e-10
+    )
+    data = {"y0": y0s, "ys": jax.vmap(lambda y0: data_model(ts, y0))(y0s)}
+
+    def init_model(key):
+        guess = truth * (1 + 0.3 * jax.random.uniform(key, (2,), minval=-1, maxval=1))
+        return nde.NeuralODE(nde.HybridField(damped_oscillator, guess, None), rtol=1e-6, atol=1e-8)
+
+    def loss(model, batch, key):
+        predicted = jax.vmap(lambda y0: model(ts, y0))(batch["y0"])
+        return jnp.mean((predicted - batch["ys"]) ** 2), None
+
+    out = jaxlab.fit(loss, init_model, optax.adam(0.02), data, steps=300, seeds=3)
+    assert not np.any(out.diverged)
+    for seed in range(3):
+        recovered = out.model(seed).vector_field.params
+        np.testing.assert_allclose(recovered, truth, rtol=0.01)
+
+
+def test_mlp_field_trains_and_is_a_pytree():
+    field = nde.MLPField(2, 8, 2, time=True, key=jax.random.key(0))
+    model = nde.NeuralODE(field)
+    ys = model(TS, Y0)
+    assert ys.shape == (11, 2) and np.all(np.isfinite(ys))
+    grads = eqx.filter_grad(lambda m: jnp.sum(m(TS, Y0) ** 2))(model)
+    assert np.isfinite(jax.tree.leaves(eqx.filter(grads.vector_field, eqx.is_array))[0]).all()
+    assert isinstance(model.solver, diffrax.Tsit5)
