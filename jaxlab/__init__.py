@@ -18,7 +18,15 @@ from ._results import (
 )
 from ._runner import run_experiment as run_experiment
 from ._sweep import SweepResult as SweepResult, sweep as sweep
-from ._train import FitResult as FitResult, FitState as FitState, fit as fit
+from ._train import (
+    FitResult as FitResult,
+    FitState as FitState,
+    fit as fit,
+    init_state as init_state,
+    sampler as sampler,
+    split_model as split_model,
+    train_chunk as train_chunk,
+)
 
 
 __version__ = importlib.metadata.version("jaxlab")

@@ -78,7 +78,7 @@ class Experiment:
 
 
 _REGISTRY: dict[str, Experiment] = {}
-_PACKAGES = ("sensing",)
+_PACKAGES = ("sensing", "nde")
 
 
 def register(experiment: Experiment) -> Experiment:

@@ -21,8 +21,12 @@ def _is_nnx(model: Any) -> bool:
     return nnx is not None and isinstance(model, nnx.Module)
 
 
-def _partition(model: Any) -> tuple[PyTree, Callable[[PyTree], Any]]:
-    """Split a model into (trainable arrays, merge) for equinox or `flax.nnx` models."""
+def split_model(model: Any) -> tuple[PyTree, Callable[[PyTree], Any]]:
+    """Split a model into `(trainable arrays, merge)`: `merge(arrays)` rebuilds it.
+
+    A `flax.nnx` module trains its `nnx.Param` variables; any other pytree (an equinox
+    module) trains its floating-point arrays.
+    """
     if _is_nnx(model):
         from flax import nnx
 
@@ -32,7 +36,8 @@ def _partition(model: Any) -> tuple[PyTree, Callable[[PyTree], Any]]:
     return params, lambda p: eqx.combine(p, static)
 
 
-def _sampler(data: Any, batch_size: int | None) -> Callable[[PRNGKeyArray], Any]:
+def sampler(data: Any, batch_size: int | None = None) -> Callable[[PRNGKeyArray], Any]:
+    """`data` as a pure `sample(key) -> batch` (see [`fit`][jaxlab.fit])."""
     if callable(data):
         return data
     if data is None:
@@ -97,6 +102,52 @@ class FitResult:
         return self.merge(jax.tree.map(lambda x: x[seed], self.params))
 
 
+def init_state(params: PyTree, optimizer: optax.GradientTransformation, key) -> FitState:
+    """The training state of one seed at step 0; `key` draws its batches and loss keys."""
+    zero = jnp.zeros((), jnp.int32)
+    return FitState(params, optimizer.init(params), zero, jnp.array(False), key)
+
+
+def train_chunk(
+    state: FitState,
+    n_steps: int,
+    *,
+    loss: Callable[[Any, Any, PRNGKeyArray], tuple[Array, Any]],
+    merge: Callable[[PyTree], Any],
+    optimizer: optax.GradientTransformation,
+    sample: Callable[[PRNGKeyArray], Any],
+) -> tuple[FitState, tuple[Array, Any]]:
+    """`n_steps` optimizer steps of one seed as a `lax.scan`: the `advance` of
+    [`fit`][jaxlab.fit], for experiments written as init/advance/finish.
+
+    Step $t$ draws `sample(k_batch)` and calls `loss(merge(params), batch, k_loss)`
+    with keys from `fold_in(state.key, t)`. A non-finite loss or gradient sets
+    `diverged`, after which the parameters stay frozen and the loss reads NaN.
+    Returns the new state and the per-step `(loss, aux)`.
+    """
+
+    def objective(params, batch, key):
+        return loss(merge(params), batch, key)
+
+    def step(state: FitState, _):
+        batch_key, loss_key = jax.random.split(jax.random.fold_in(state.key, state.step))
+        (value, aux), grads = jax.value_and_grad(objective, has_aux=True)(
+            state.params, sample(batch_key), loss_key
+        )
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        finite = jnp.isfinite(value) & jnp.all(
+            jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
+        )
+        diverged = state.diverged | ~finite
+        new = FitState(params, opt_state, state.step + 1, diverged, state.key)
+        kept = jax.tree.map(lambda n, o: jnp.where(diverged, o, n), new, state)
+        kept = eqx.tree_at(lambda s: (s.step, s.diverged), kept, (state.step + 1, diverged))
+        return kept, (jnp.where(diverged, jnp.nan, value), aux)
+
+    return jax.lax.scan(step, state, None, length=n_steps)
+
+
 def fit(
     loss: Callable[[Any, Any, PRNGKeyArray], tuple[Array, Any]],
     init_model: Callable[[PRNGKeyArray], Any],
@@ -136,36 +187,18 @@ def fit(
     """
     require(isinstance(steps, int) and steps >= 1, "steps", "a positive integer", steps)
     keys = _seed_keys(seeds, key)
-    _, merge = _partition(init_model(keys[0]))
-    sample = _sampler(data, batch_size)
+    _, merge = split_model(init_model(keys[0]))
+    sample = sampler(data, batch_size)
 
     def init(config, seed_key):
         model_key, data_key = jax.random.split(seed_key)
-        params, _ = _partition(init_model(model_key))
-        zero = jnp.zeros((), jnp.int32)
-        return FitState(params, optimizer.init(params), zero, jnp.array(False), data_key)
-
-    def objective(params, batch, key):
-        return loss(merge(params), batch, key)
-
-    def step(state: FitState, _):
-        batch_key, loss_key = jax.random.split(jax.random.fold_in(state.key, state.step))
-        (value, aux), grads = jax.value_and_grad(objective, has_aux=True)(
-            state.params, sample(batch_key), loss_key
-        )
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        finite = jnp.isfinite(value) & jnp.all(
-            jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
-        )
-        diverged = state.diverged | ~finite
-        new = FitState(params, opt_state, state.step + 1, diverged, state.key)
-        kept = jax.tree.map(lambda n, o: jnp.where(diverged, o, n), new, state)
-        kept = eqx.tree_at(lambda s: (s.step, s.diverged), kept, (state.step + 1, diverged))
-        return kept, (jnp.where(diverged, jnp.nan, value), aux)
+        params, _ = split_model(init_model(model_key))
+        return init_state(params, optimizer, data_key)
 
     def advance(config, state, n_steps):
-        return jax.lax.scan(step, state, None, length=n_steps)
+        return train_chunk(
+            state, n_steps, loss=loss, merge=merge, optimizer=optimizer, sample=sample
+        )
 
     def finish(config, state):
         return state.params, state.diverged
