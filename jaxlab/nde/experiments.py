@@ -101,19 +101,14 @@ def _loss(cfg, ts, penalised):
     return loss
 
 
-def _template(cfg):
-    return eqx.filter_eval_shape(_models, cfg, jax.random.key(0))
-
-
-def _parts(cfg):
-    ts, train, _ = _data(cfg)
-    optimizer = optax.adam(cfg.learning_rate)
-    merges = {name: split_model(model)[1] for name, model in _template(cfg).items()}
-    return ts, train, optimizer, merges
+def _merges(cfg):
+    """`merge(params) -> model` for each model, from an abstract template (no compute)."""
+    template = eqx.filter_eval_shape(_models, cfg, jax.random.key(0))
+    return {name: split_model(model)[1] for name, model in template.items()}
 
 
 def init_oscillator(cfg, key):
-    _, _, optimizer, _ = _parts(cfg)
+    optimizer = optax.adam(cfg.learning_rate)
     k_models, k_data = jax.random.split(key)
     return {
         name: init_state(split_model(model)[0], optimizer, k_data)
@@ -122,7 +117,8 @@ def init_oscillator(cfg, key):
 
 
 def advance_oscillator(cfg, state, n_steps):
-    ts, train, optimizer, merges = _parts(cfg)
+    ts, train, _ = _data(cfg)
+    merges = _merges(cfg)
     new, history = {}, {}
     for name in state:
         new[name], (_, history[name]) = train_chunk(
@@ -130,15 +126,15 @@ def advance_oscillator(cfg, state, n_steps):
             n_steps,
             loss=_loss(cfg, ts, name == "hybrid"),
             merge=merges[name],
-            optimizer=optimizer,
+            optimizer=optax.adam(cfg.learning_rate),
             sample=lambda key: train,
         )
     return new, history
 
 
 def finish_oscillator(cfg, state):
-    ts, _, _, merges = _parts(cfg)
-    _, _, (y0_test, test) = _data(cfg)
+    ts, _, (y0_test, test) = _data(cfg)
+    merges = _merges(cfg)
     out = {}
     for name, fitted in state.items():
         model = merges[name](fitted.params)
