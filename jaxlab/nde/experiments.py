@@ -1,4 +1,4 @@
-"""Registered reproductions of `jaxlab.nde` (more to come: see the package docs)."""
+"""Registered reproductions of `jaxlab.nde`."""
 
 import dataclasses
 from pathlib import Path
@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from .._experiment import Experiment, register, require
 from .._train import init_state, split_model, train_chunk
+from . import _spirals, _vowels
 from ._ode import HybridField, MLPField, NeuralODE
 
 
@@ -188,3 +189,6 @@ register(
         history=_history,
     )
 )
+
+register(_spirals.EXPERIMENT)
+register(_vowels.EXPERIMENT)
