@@ -134,19 +134,19 @@ def control_path(
     # Padding: knots keep increasing past the last observation, the channels stay constant.
     knots = jnp.where(valid, times, times[last] + (index - last))
     observed = ~jnp.isnan(values) & valid[:, None]
-    channels = [
-        jnp.where(valid, times, times[last])[:, None],
-        fill_forward(jnp.where(observed, values, jnp.nan)),
-    ]
+    time = jnp.where(valid, times, times[last])
+    channels = [fill_forward(jnp.where(observed, values, jnp.nan))]
     if intensity:
         channels.append(jnp.cumsum(observed, axis=0).astype(times.dtype))
-    data = jnp.concatenate(channels, axis=-1)
+    data = jnp.concatenate([time[:, None], *channels], axis=-1)
     if interpolation == "hermite":
         coeffs = diffrax.backward_hermite_coefficients(knots, data)
         return ControlPath(diffrax.CubicInterpolation(knots, coeffs), knots[0], knots[last], None)
     if interpolation == "linear":
         return ControlPath(diffrax.LinearInterpolation(knots, data), knots[0], knots[last], knots)
-    _, data = diffrax.rectilinear_interpolation(knots, data)
+    # Time advances with the data held, then the data jump at a fixed time.
+    time, data = diffrax.rectilinear_interpolation(time, jnp.concatenate(channels, axis=-1))
+    data = jnp.concatenate([time[:, None], data], axis=-1)
     steps = jnp.arange(data.shape[0], dtype=times.dtype)
     return ControlPath(diffrax.LinearInterpolation(steps, data), steps[0], 2.0 * last, steps)
 

@@ -1,0 +1,248 @@
+r"""`nde.deq_digits`: a deep equilibrium classifier of scikit-learn's 8x8 handwritten digits."""
+
+import dataclasses
+import functools
+import math
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+from matplotlib.figure import Figure
+
+from .._experiment import ConfigError, Experiment, require
+from .._train import init_state, sampler, split_model, train_chunk
+from ._deq import DEQ, DEQ_SOLVERS, ContractiveCell
+
+
+CLASSES = 10
+FEATURES = 64  # 8x8 pixels
+EXAMPLES = 1797
+
+
+class DEQClassifier(eqx.Module):
+    r"""`readout(z*)` with $z^* = f(z^*, \mathrm{projection}(x))$, $f$ a
+    [`ContractiveCell`][jaxlab.nde.ContractiveCell] solved by a [`DEQ`][jaxlab.nde.DEQ].
+
+    Called on one example, returns the logits and the number of fixed-point steps.
+    """
+
+    projection: eqx.nn.Linear
+    deq: DEQ
+    readout: eqx.nn.Linear
+
+    def __init__(
+        self,
+        features: int,
+        hidden: int,
+        classes: int,
+        *,
+        contraction: float = 0.9,
+        key: PRNGKeyArray,
+        **deq_options,
+    ):
+        k_in, k_cell, k_out = jax.random.split(key, 3)
+        self.projection = eqx.nn.Linear(features, hidden, key=k_in)
+        cell = ContractiveCell(hidden, contraction=contraction, key=k_cell)
+        self.deq = DEQ(cell, hidden, **deq_options)
+        self.readout = eqx.nn.Linear(hidden, classes, key=k_out)
+
+    def __call__(
+        self, x: Float[Array, " features"]
+    ) -> tuple[Float[Array, " classes"], Int[Array, ""]]:
+        features = self.projection.in_features
+        if x.shape != (features,):
+            raise ValueError(f"x: shape ({features},) (one example), got {x.shape}")
+        z, steps = self.deq.solve(self.projection(x))
+        return self.readout(z), steps
+
+
+@dataclasses.dataclass(frozen=True)
+class DEQDigitsConfig:
+    r"""`nde.deq_digits`: classify scikit-learn's 1797 8x8 digits (pixels scaled to [0, 1])
+    with a DEQ classifier trained by Adam on minibatches of cross-entropy, gradients by
+    the implicit function theorem. The stratified train/test split is fixed by
+    `data_seed`; seeds vary the initialization and the minibatches. Reported numbers are
+    those at the end of training."""
+
+    hidden: int = 64
+    contraction: float = 0.9
+    solver: str = "fixed_point"
+    rtol: float = 1e-4
+    atol: float = 1e-5
+    max_steps: int = 100
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    steps: int = 1500
+    test_fraction: float = 0.25
+    data_seed: int = 0
+
+    def __post_init__(self):
+        for name in ("hidden", "max_steps", "batch_size", "steps"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+        for name in ("rtol", "atol", "learning_rate"):
+            require(getattr(self, name) > 0, name, "a positive number", getattr(self, name))
+        require(0 < self.contraction < 1, "contraction", "a number in (0, 1)", self.contraction)
+        test = math.ceil(self.test_fraction * EXAMPLES)
+        require(
+            CLASSES <= test <= EXAMPLES - CLASSES,
+            "test_fraction",
+            "a fraction leaving at least 10 test and 10 training examples",
+            self.test_fraction,
+        )
+        require(
+            self.solver in DEQ_SOLVERS, "solver", f"one of {', '.join(DEQ_SOLVERS)}", self.solver
+        )
+        train = EXAMPLES - test
+        require(
+            self.batch_size <= train,
+            "batch_size",
+            f"at most {train} (the training set)",
+            self.batch_size,
+        )
+
+    @classmethod
+    def quick(cls) -> "DEQDigitsConfig":
+        return cls(hidden=32, steps=200)
+
+
+@functools.lru_cache(maxsize=4)
+def _digits(test_fraction: float, data_seed: int):
+    """`(x_train, y_train), (x_test, y_test)` as numpy arrays: a stratified split."""
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise ConfigError(
+            'nde.deq_digits: needs scikit-learn: pip install "jaxlab[data]"'
+        ) from None
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(
+        (x / 16.0).astype(np.float32),
+        y.astype(np.int32),
+        test_size=test_fraction,
+        stratify=y,
+        random_state=data_seed,
+    )
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _model(cfg: DEQDigitsConfig, key) -> DEQClassifier:
+    return DEQClassifier(
+        FEATURES,
+        cfg.hidden,
+        CLASSES,
+        contraction=cfg.contraction,
+        solver=cfg.solver,
+        rtol=cfg.rtol,
+        atol=cfg.atol,
+        max_steps=cfg.max_steps,
+        key=key,
+    )
+
+
+def _merge(cfg: DEQDigitsConfig):
+    return split_model(eqx.filter_eval_shape(_model, cfg, jax.random.key(0)))[1]
+
+
+def _evaluate(model: DEQClassifier, x, y):
+    logits, steps = jax.vmap(model)(x)
+    loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
+    return logits, loss, steps
+
+
+def _loss(model, batch, key):
+    _, loss, steps = _evaluate(model, *batch)
+    return loss, jnp.mean(steps.astype(float))
+
+
+def init_digits(cfg: DEQDigitsConfig, key):
+    k_model, k_data = jax.random.split(key)
+    params, _ = split_model(_model(cfg, k_model))
+    return init_state(params, optax.adam(cfg.learning_rate), k_data)
+
+
+def advance_digits(cfg: DEQDigitsConfig, state, n_steps: int):
+    train, _ = _digits(cfg.test_fraction, cfg.data_seed)
+    return train_chunk(
+        state,
+        n_steps,
+        loss=_loss,
+        merge=_merge(cfg),
+        optimizer=optax.adam(cfg.learning_rate),
+        sample=sampler(jax.tree.map(jnp.asarray, train), cfg.batch_size),
+    )
+
+
+def finish_digits(cfg: DEQDigitsConfig, state):
+    _, (x_test, y_test) = _digits(cfg.test_fraction, cfg.data_seed)
+    model = _merge(cfg)(state.params)
+    logits, loss, steps = _evaluate(model, jnp.asarray(x_test), jnp.asarray(y_test))
+    predicted = jnp.argmax(logits, axis=-1)
+    failed = state.diverged | ~jnp.all(jnp.isfinite(logits))
+    nan_if_failed = lambda v: jnp.where(failed, jnp.nan, v)
+    return {
+        "test_accuracy": nan_if_failed(jnp.mean(predicted == y_test)),
+        "test_loss": nan_if_failed(loss),
+        "mean_fixed_point_iterations": nan_if_failed(jnp.mean(steps.astype(float))),
+        "confusion": jnp.zeros((CLASSES, CLASSES), int).at[y_test, predicted].add(1),
+    }
+
+
+def report_digits(cfg: DEQDigitsConfig, results, out_dir: Path | None) -> dict:
+    final = results["final"]
+    metrics = {k: np.asarray(v, dtype=float) for k, v in final.items() if k != "confusion"}
+    if out_dir is not None:
+        ok = np.isfinite(metrics["test_accuracy"])
+        counts = np.asarray(final["confusion"])[ok].sum(0)
+        fig = Figure(figsize=(5.5, 4.8))
+        ax = fig.subplots()
+        image = ax.imshow(
+            counts / np.maximum(counts.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1
+        )
+        for (i, j), n in np.ndenumerate(counts):
+            if n:
+                ax.text(j, i, n, ha="center", va="center", fontsize=7, color="w" if i == j else "k")
+        ax.set(
+            xticks=range(CLASSES),
+            yticks=range(CLASSES),
+            xlabel="predicted digit",
+            ylabel="true digit",
+            title=f"DEQ on digits: test confusion, {ok.sum()} seeds summed\n"
+            f"final accuracy {np.nanmean(metrics['test_accuracy']):.3f}",
+        )
+        fig.colorbar(image, ax=ax, label="fraction of the true class")
+        fig.tight_layout()
+        fig.savefig(out_dir / "confusion_matrix.png", dpi=110)
+
+        losses, steps = (np.asarray(v) for v in results["history"])
+        fig = Figure(figsize=(10, 3.5))
+        left, right = fig.subplots(1, 2)
+        left.semilogy(losses.T, lw=0.8)
+        left.set(xlabel="step", ylabel="minibatch cross-entropy", title="training loss, per seed")
+        right.plot(steps.T, lw=0.8)
+        right.set(xlabel="step", ylabel="mean solver steps", title="fixed-point iterations")
+        fig.tight_layout()
+        fig.savefig(out_dir / "training.png", dpi=110)
+    return metrics
+
+
+def _history(cfg, results):
+    losses, steps = results["history"]
+    return {"train_loss": np.asarray(losses), "fixed_point_iterations": np.asarray(steps)}
+
+
+EXPERIMENT = Experiment(
+    "nde.deq_digits",
+    "deep equilibrium classifier (implicit gradients) on scikit-learn's 8x8 digits",
+    DEQDigitsConfig,
+    report_digits,
+    init=init_digits,
+    advance=advance_digits,
+    finish=finish_digits,
+    history=_history,
+)
