@@ -39,7 +39,7 @@ class SpiralsConfig:
     atol: float = 1e-5
     learning_rate: float = 1e-2
     batch_size: int = 32
-    steps: int = 200
+    steps: int = 100
     data_seed: int = 0
 
     channels = 2

@@ -27,9 +27,9 @@ class VowelsConfig:
     standardized with the training mean and deviation. A [`NeuralCDE`][] with `hidden`
     channels on a Hermite cubic path with time as a channel, trained with Adam."""
 
-    hidden: int = 32
-    width: int = 64
-    depth: int = 2
+    hidden: int = 16
+    width: int = 32
+    depth: int = 1
     interpolation: str = "hermite"
     intensity: bool = False
     frame_time: float = 0.1
@@ -37,7 +37,7 @@ class VowelsConfig:
     atol: float = 1e-5
     learning_rate: float = 3e-3
     batch_size: int = 64
-    steps: int = 600
+    steps: int = 300
 
     channels = 12
     classes = 9
@@ -63,7 +63,7 @@ class VowelsConfig:
 
     @classmethod
     def quick(cls) -> "VowelsConfig":
-        return cls(hidden=16, width=32, depth=1, steps=60)
+        return cls(steps=60)
 
 
 @functools.cache
