@@ -1,11 +1,31 @@
-"""Neural differential equations on diffrax (Kidger, *On Neural Differential Equations*).
+"""Neural differential equations on diffrax (Kidger, *On Neural Differential Equations*):
+neural and hybrid ODEs, neural CDEs for irregular time series, neural SDEs, the exact
+reversible adjoint of the reversible Heun method, and deep equilibrium layers."""
 
-Work in progress: neural and hybrid ODEs so far."""
-
+from ._cde import (
+    INTERPOLATIONS as INTERPOLATIONS,
+    CDEField as CDEField,
+    ControlPath as ControlPath,
+    NeuralCDE as NeuralCDE,
+    control_path as control_path,
+    fill_forward as fill_forward,
+    pad_series as pad_series,
+)
+from ._deq import (
+    DEQ as DEQ,
+    DEQ_ADJOINTS as DEQ_ADJOINTS,
+    DEQ_SOLVERS as DEQ_SOLVERS,
+    ContractiveCell as ContractiveCell,
+)
+from ._deq_digits import DEQClassifier as DEQClassifier
 from ._ode import (
     ADJOINTS as ADJOINTS,
     SOLVERS as SOLVERS,
     HybridField as HybridField,
     MLPField as MLPField,
     NeuralODE as NeuralODE,
+)
+from ._reversible import (
+    ReversibleAdjoint as ReversibleAdjoint,
+    reversible_heun as reversible_heun,
 )

@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
+from ._reversible import ReversibleAdjoint, reversible_heun
+
 
 SOLVERS = {
     "euler": diffrax.Euler,
@@ -64,7 +66,11 @@ class NeuralODE(eqx.Module):
     - `vector_field`: `f(t, y, args) -> dy/dt`, any equinox module or pure function.
     - `solver`: a diffrax solver, or its name (`"tsit5"`, `"dopri5"`, `"reversible_heun"`, ...).
     - `adjoint`: a diffrax adjoint or its name: `"recursive_checkpoint"` (default),
-      `"backsolve"` or `"direct"`.
+      `"backsolve"` or `"direct"`; or `"reversible"` (a [`ReversibleAdjoint`][]): the
+      exact reversible adjoint of [`reversible_heun`][], with memory independent of the
+      number of steps. It needs `solver="reversible_heun"`, `rtol=atol=None` and
+      `dt0=None`: it steps on `ts`, each interval split into
+      `ReversibleAdjoint(substeps)` equal steps (`max_steps` is not used).
     - `rtol`, `atol`: tolerances of the PID step-size controller, stored as arrays (a
       new value does not recompile; they receive no gradient).
     - `dt0`: the initial step; with `rtol=None` a constant step of `dt0` is used.
@@ -74,7 +80,7 @@ class NeuralODE(eqx.Module):
 
     vector_field: Callable
     solver: diffrax.AbstractSolver
-    adjoint: diffrax.AbstractAdjoint
+    adjoint: diffrax.AbstractAdjoint | ReversibleAdjoint
     rtol: Array | None
     atol: Array | None
     dt0: Array | None
@@ -85,7 +91,7 @@ class NeuralODE(eqx.Module):
         vector_field: Callable,
         *,
         solver: str | diffrax.AbstractSolver = "tsit5",
-        adjoint: str | diffrax.AbstractAdjoint = "recursive_checkpoint",
+        adjoint: str | diffrax.AbstractAdjoint | ReversibleAdjoint = "recursive_checkpoint",
         rtol: ArrayLike | None = 1e-4,
         atol: ArrayLike | None = 1e-6,
         dt0: ArrayLike | None = None,
@@ -96,13 +102,26 @@ class NeuralODE(eqx.Module):
                 raise ValueError(f"{name}: a positive number, got {value!r}")
         if (rtol is None) != (atol is None):
             raise ValueError("rtol: give both rtol and atol (adaptive) or neither (constant dt0)")
-        if rtol is None and dt0 is None:
+        self.solver = _named("solver", SOLVERS, solver)
+        self.adjoint = _named("adjoint", {**ADJOINTS, "reversible": ReversibleAdjoint}, adjoint)
+        if isinstance(self.adjoint, ReversibleAdjoint):
+            if not isinstance(self.solver, diffrax.ReversibleHeun):
+                raise ValueError(
+                    f"solver: the reversible adjoint needs 'reversible_heun', got {solver!r}"
+                )
+            if rtol is not None:
+                raise ValueError(
+                    "rtol: the reversible adjoint needs fixed steps; pass rtol=atol=None"
+                )
+            if dt0 is not None:
+                raise ValueError(
+                    "dt0: the reversible adjoint steps on ts (substeps); pass dt0=None"
+                )
+        elif rtol is None and dt0 is None:
             raise ValueError("dt0: required with a constant step (rtol=None)")
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps: a positive integer, got {max_steps!r}")
         self.vector_field = vector_field
-        self.solver = _named("solver", SOLVERS, solver)
-        self.adjoint = _named("adjoint", ADJOINTS, adjoint)
         self.rtol, self.atol, self.dt0 = (
             None if v is None else jnp.asarray(v, dtype=float) for v in (rtol, atol, dt0)
         )
@@ -111,6 +130,8 @@ class NeuralODE(eqx.Module):
     def __call__(self, ts: Float[Array, " times"], y0: PyTree, args=None) -> PyTree:
         if _concrete(ts) and not np.all(np.diff(np.asarray(ts)) > 0):
             raise ValueError("ts: times must be strictly increasing")
+        if isinstance(self.adjoint, ReversibleAdjoint):
+            return reversible_heun(self.vector_field, y0, ts, args, substeps=self.adjoint.substeps)
         stop = jax.lax.stop_gradient
         if self.rtol is None:
             controller = diffrax.ConstantStepSize()
