@@ -1,4 +1,4 @@
-"""Benchmark `jaxlab.nde`: memory of the exact reversible adjoint.
+"""Benchmark `jaxlab.nde`: reversible-adjoint memory, step cost, seed scaling, experiments.
 
 Run it from the repository root:
 
@@ -26,14 +26,35 @@ each returns its rows, a one-line result, its target and whether it passed.
   checkpointing's grows (max / min > 1.1). As a check, the three gradients at the smallest
   n are also run once and compared (float32, so agreement is to about 1e-5).
 
+- (b) Training-step cost: one Adam step (loss, gradient by the default recursive
+  checkpointing, update) of `jaxlab.nde.NeuralODE(MLPField(2, 64, 2))` on a batch of 64
+  trajectories at 40 times on [0, 5], Tsit5 with a PID controller (rtol 1e-4, atol
+  1e-6), against the same MLP solved directly with `diffrax.diffeqsolve` (same solver,
+  controller, tolerances, saves and batch). Each step is compiled first, then timed as
+  the best of 30 calls. Target: jaxlab / diffrax <= 1.1. Where `torch` and `torchdiffeq`
+  are installed, the same step (same MLP and data, `dopri5`, same tolerances, batched
+  state) is also timed in torchdiffeq and compared with jaxlab's step using Dopri5; the
+  ratio is printed (no target; torchdiffeq's error norm is over the whole batch, so its
+  step count can differ). Without torch the row says it was skipped.
+- (c) Seed scaling: `jaxlab.sweep("nde.spirals", ...)` at the default config (20 steps
+  with `--quick`), 8 seeds against 1, each compiled by a first call and timed on the
+  second (`run_seconds`). Target: t8 / t1 <= 3.
+- (d) Every `nde.*` experiment at its `--quick` config over 8 seeds through
+  `jaxlab.run_experiment`: compile and run seconds (from `environment.json`) and wall
+  time. Target: `nde.spirals --quick` under 60 s wall, compile included (it runs first,
+  in a process that has already compiled (a)-(c), so its cache is warm only for jax
+  itself, not for this config).
+
 Memory figures come from XLA's buffer assignment of the compiled program: other processes
-on the machine do not change them.
+on the machine do not change them. Timings do: the load average at the start is printed.
 """
 
 import argparse
 import json
 import os
 import platform
+import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,8 +63,11 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
+import optax
 
 import jaxlab
+from jaxlab import nde
 from jaxlab.nde._reversible import _forward, reversible_heun
 
 
@@ -231,7 +255,222 @@ def bench_reversible_memory(quick: bool) -> dict[str, Any]:
     }
 
 
-SECTIONS: list[Callable[[bool], dict[str, Any]]] = [bench_reversible_memory]
+# --- (b) training-step cost ------------------------------------------------------------
+
+STEP_BATCH, STEP_TIMES, STEP_WIDTH, STEP_DEPTH, STEP_REPEAT = 64, 40, 64, 2, 30
+RTOL, ATOL = 1e-4, 1e-6
+
+
+def step_problem():
+    key_model, key_data = jax.random.split(jax.random.key(0))
+    ts = jnp.linspace(0.0, 5.0, STEP_TIMES)
+    y0 = jax.random.uniform(key_data, (STEP_BATCH, 2), minval=-1.5, maxval=1.5)
+    target = y0[:, None, :] * jnp.stack([jnp.cos(ts), jnp.exp(-0.1 * ts)], -1)[None]
+    field = nde.MLPField(2, STEP_WIDTH, STEP_DEPTH, key=key_model)
+    return ts, y0, target, field
+
+
+def diffrax_solve(ts, solver):
+    def solve(mlp, y):
+        solution = diffrax.diffeqsolve(
+            diffrax.ODETerm(lambda t, y, args: mlp(y)),
+            solver,
+            ts[0],
+            ts[-1],
+            None,
+            y,
+            saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=diffrax.PIDController(rtol=RTOL, atol=ATOL),
+            max_steps=4096,
+        )
+        return solution.ys
+
+    return solve
+
+
+def step_seconds(model, solve, y0, target) -> tuple[float, float]:
+    """(first call, best of STEP_REPEAT) seconds of one jitted Adam step."""
+    optimizer = optax.adam(1e-3)
+
+    @eqx.filter_jit
+    def step(model, opt_state):
+        def loss(model):
+            return jnp.mean((jax.vmap(lambda y: solve(model, y))(y0) - target) ** 2)
+
+        value, grads = eqx.filter_value_and_grad(loss)(model)
+        updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+        return eqx.apply_updates(model, updates), opt_state, value
+
+    opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
+    start = time.perf_counter()
+    jax.block_until_ready(step(model, opt_state))
+    first = time.perf_counter() - start
+    best = float("inf")
+    for _ in range(STEP_REPEAT):
+        start = time.perf_counter()
+        jax.block_until_ready(step(model, opt_state))
+        best = min(best, time.perf_counter() - start)
+    return first, best
+
+
+def torchdiffeq_seconds(field, ts, y0, target) -> float | None:
+    """Best of STEP_REPEAT seconds of the same Adam step in torchdiffeq (dopri5)."""
+    try:
+        import torch
+        import torchdiffeq
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count() or 1)
+    layers = []
+    for i, linear in enumerate(field.mlp.layers):
+        torch_linear = torch.nn.Linear(linear.in_features, linear.out_features)
+        with torch.no_grad():
+            torch_linear.weight.copy_(torch.from_numpy(np.array(linear.weight)))
+            torch_linear.bias.copy_(torch.from_numpy(np.array(linear.bias)))
+        layers += [torch_linear] + ([torch.nn.Softplus()] if i < len(field.mlp.layers) - 1 else [])
+    mlp = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.Adam(mlp.parameters(), lr=1e-3)
+    t = torch.from_numpy(np.array(ts))
+    start_state, goal = (torch.from_numpy(np.array(a)) for a in (y0, target))
+
+    def step():
+        optimizer.zero_grad()
+        ys = torchdiffeq.odeint(
+            lambda t, y: mlp(y), start_state, t, rtol=RTOL, atol=ATOL, method="dopri5"
+        )
+        loss = torch.mean((ys.transpose(0, 1) - goal) ** 2)
+        loss.backward()
+        optimizer.step()
+
+    step()
+    best = float("inf")
+    for _ in range(STEP_REPEAT):
+        start = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench_step_cost(quick: bool) -> dict[str, Any]:
+    ts, y0, target, field = step_problem()
+    raw = {"tsit5": diffrax.Tsit5(), "dopri5": diffrax.Dopri5()}
+    seconds = {}
+    for solver in ("tsit5", "dopri5"):
+        model = nde.NeuralODE(field, solver=solver, rtol=RTOL, atol=ATOL)
+        seconds[f"jaxlab {solver}"] = step_seconds(model, lambda m, y: m(ts, y), y0, target)
+        seconds[f"diffrax {solver}"] = step_seconds(
+            field.mlp, diffrax_solve(ts, raw[solver]), y0, target
+        )
+    for name, (first, best) in seconds.items():
+        print(f"(b) {name}: step {1e3 * best:.2f} ms (first call {first:.1f} s)", flush=True)
+    torch_best = torchdiffeq_seconds(field, ts, y0, target)
+    if torch_best is None:
+        print("(b) torchdiffeq: skipped (torch and torchdiffeq are not installed)", flush=True)
+    else:
+        print(f"(b) torchdiffeq dopri5: step {1e3 * torch_best:.2f} ms", flush=True)
+    ratio = {s: seconds[f"jaxlab {s}"][1] / seconds[f"diffrax {s}"][1] for s in raw}
+    rows = [(name, f"{1e3 * best:.2f}", f"{first:.1f}") for name, (first, best) in seconds.items()]
+    if torch_best is not None:
+        ratio["torchdiffeq / jaxlab (dopri5)"] = torch_best / seconds["jaxlab dopri5"][1]
+        rows.append(("torchdiffeq dopri5", f"{1e3 * torch_best:.2f}", "-"))
+    return {
+        "title": "(b) neural ODE training step: jaxlab against raw diffrax",
+        "seconds": {k: {"first": f, "best": b} for k, (f, b) in seconds.items()},
+        "torchdiffeq_seconds": torch_best,
+        "ratios": ratio,
+        "table": (("model", "step ms (best)", "first call s"), rows),
+        "result": ", ".join(f"{k} {v:.2f}" for k, v in ratio.items()),
+        "target": "jaxlab / diffrax <= 1.1 (tsit5)",
+        "pass": ratio["tsit5"] <= 1.1,
+    }
+
+
+# --- (c) seed scaling ------------------------------------------------------------------
+
+
+def bench_seed_scaling(quick: bool) -> dict[str, Any]:
+    from jaxlab.nde._spirals import SpiralsConfig
+
+    config = SpiralsConfig(steps=20) if quick else SpiralsConfig()
+    seconds = {}
+    for seeds in (1, 8):
+        first = jaxlab.sweep("nde.spirals", config, seeds, progress=False)
+        second = jaxlab.sweep("nde.spirals", config, seeds, progress=False)
+        seconds[seeds] = second.run_seconds
+        print(
+            f"(c) nde.spirals, {seeds} seed(s), {config.steps} steps: compile "
+            f"{first.compile_seconds:.1f} s, run {second.run_seconds:.2f} s (second call, "
+            f"compile {second.compile_seconds:.1f} s)",
+            flush=True,
+        )
+    ratio = seconds[8] / seconds[1]
+    return {
+        "title": "(c) nde.spirals: 8 seeds in one sweep against 1 seed",
+        "seconds": seconds,
+        "table": (
+            ("seeds", "run s"),
+            [(str(k), f"{v:.2f}") for k, v in seconds.items()],
+        ),
+        "result": f"t8 / t1 = {ratio:.2f}",
+        "target": "<= 3",
+        "pass": ratio <= 3,
+    }
+
+
+# --- (d) every experiment ----------------------------------------------------------------
+
+
+def bench_experiments(quick: bool) -> dict[str, Any]:
+    names = ["nde.spirals"] + sorted(
+        n for n in jaxlab.experiments() if n.startswith("nde.") and n != "nde.spirals"
+    )
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            start = time.perf_counter()
+            _, out_dir = jaxlab.run_experiment(
+                name, seeds=8, quick=True, out_dir=Path(folder) / name, progress=False
+            )
+            wall = time.perf_counter() - start
+            env = json.loads((out_dir / "environment.json").read_text())
+            rows[name] = {
+                "compile_seconds": env["compile_seconds"],
+                "run_seconds": env["run_seconds"],
+                "wall_seconds": wall,
+            }
+            print(
+                f"(d) {name} --quick, 8 seeds: compile {env['compile_seconds']:.1f} s, "
+                f"run {env['run_seconds']:.1f} s, wall {wall:.1f} s",
+                flush=True,
+            )
+    spirals = rows["nde.spirals"]["wall_seconds"]
+    return {
+        "title": "(d) nde experiments at --quick, 8 seeds: compile and run seconds",
+        "experiments": rows,
+        "table": (
+            ("experiment", "compile s", "run s", "wall s"),
+            [
+                (
+                    n,
+                    f"{r['compile_seconds']:.1f}",
+                    f"{r['run_seconds']:.1f}",
+                    f"{r['wall_seconds']:.1f}",
+                )
+                for n, r in rows.items()
+            ],
+        ),
+        "result": f"nde.spirals --quick wall {spirals:.1f} s",
+        "target": "< 60 s",
+        "pass": spirals < 60,
+    }
+
+
+SECTIONS: list[Callable[[bool], dict[str, Any]]] = [
+    bench_reversible_memory,
+    bench_step_cost,
+    bench_seed_scaling,
+    bench_experiments,
+]
 
 
 def main(argv: list[str] | None = None) -> int:
