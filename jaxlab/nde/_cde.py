@@ -79,7 +79,8 @@ def fill_forward(values: Float[Array, "length channels"]) -> Float[Array, "lengt
 
 
 class ControlPath(eqx.Module):
-    r"""The control $X(t)$ of a neural CDE for ONE series, built by [`control_path`][].
+    r"""The control $X(t)$ of a neural CDE for ONE series, built by
+    [`control_path`][jaxlab.nde.control_path].
 
     `interpolation` is a diffrax global interpolation of the channels; the solve runs over
     $[t_0, t_1]$, which ends at the series' last observation (padding lies beyond $t_1$).
@@ -110,7 +111,7 @@ def control_path(
     **Arguments:**
 
     - `times`: observation times, strictly increasing, padded at the end with NaN when the
-      series is shorter than the batch (see [`pad_series`][]).
+      series is shorter than the batch (see [`pad_series`][jaxlab.nde.pad_series]).
     - `values`: observations, NaN where a channel was not observed.
     - `interpolation`: `"hermite"` (cubic Hermite with backward differences: $C^1$ and
       causal between knots), `"linear"`, or `"rectilinear"` (time advances with the data
@@ -176,13 +177,13 @@ class CDEField(eqx.Module):
 
 
 class NeuralCDE(eqx.Module):
-    r"""A neural CDE classifier/regressor of one [`ControlPath`][]: returns
+    r"""A neural CDE classifier/regressor of one [`ControlPath`][jaxlab.nde.ControlPath]: returns
     $\ell_\theta(z(t_1))$ (logits, or regression outputs).
 
     **Arguments:** `channels` (of the control path, time and intensity channels included),
     `hidden`, `outputs`, `width`/`depth` of the vector field's MLP, and, as in
-    [`NeuralODE`][], `solver`, `adjoint`, `rtol`, `atol` (arrays: new values do not
-    recompile) and `max_steps` (a solve that needs more returns NaN).
+    [`NeuralODE`][jaxlab.nde.NeuralODE], `solver`, `adjoint`, `rtol`, `atol` (arrays: new
+    values do not recompile) and `max_steps` (a solve that needs more returns NaN).
     """
 
     initial: eqx.nn.Linear

@@ -63,8 +63,9 @@ def _channels(cfg):
 
 
 def classifier_experiment(data: Callable) -> tuple[Callable, Callable, Callable]:
-    """`(init, advance, finish)` training a [`NeuralCDE`][] on `data(config)` with Adam
-    and minibatches; `finish` returns `test_accuracy`, `test_loss` and the test logits."""
+    """`(init, advance, finish)` training a [`NeuralCDE`][jaxlab.nde.NeuralCDE] on
+    `data(config)` with Adam and minibatches; `finish` returns `test_accuracy`,
+    `test_loss` and the test logits."""
 
     def merge_for(cfg):
         template = eqx.filter_eval_shape(_model, cfg, _channels(cfg), jax.random.key(0))

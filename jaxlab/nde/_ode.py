@@ -66,8 +66,9 @@ class NeuralODE(eqx.Module):
     - `vector_field`: `f(t, y, args) -> dy/dt`, any equinox module or pure function.
     - `solver`: a diffrax solver, or its name (`"tsit5"`, `"dopri5"`, `"reversible_heun"`, ...).
     - `adjoint`: a diffrax adjoint or its name: `"recursive_checkpoint"` (default),
-      `"backsolve"` or `"direct"`; or `"reversible"` (a [`ReversibleAdjoint`][]): the
-      exact reversible adjoint of [`reversible_heun`][], with memory independent of the
+      `"backsolve"` or `"direct"`; or `"reversible"` (a
+      [`ReversibleAdjoint`][jaxlab.nde.ReversibleAdjoint]): the exact reversible adjoint of
+      [`reversible_heun`][jaxlab.nde.reversible_heun], with memory independent of the
       number of steps. It needs `solver="reversible_heun"`, `rtol=atol=None` and
       `dt0=None`: it steps on `ts`, each interval split into
       `ReversibleAdjoint(substeps)` equal steps (`max_steps` is not used).

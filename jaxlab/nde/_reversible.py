@@ -44,8 +44,8 @@ from jaxtyping import Array, ArrayLike, Float, PyTree
 
 class ReversibleAdjoint(eqx.Module):
     """The exact reversible adjoint of the reversible Heun solver, for
-    [`NeuralODE`][] (`adjoint="reversible"` is `ReversibleAdjoint()`); see
-    [`reversible_heun`][].
+    [`NeuralODE`][jaxlab.nde.NeuralODE] (`adjoint="reversible"` is `ReversibleAdjoint()`); see
+    [`reversible_heun`][jaxlab.nde.reversible_heun].
 
     It needs a fixed step grid that `jit` can trace with the output times `ts` as values:
     each interval $[t_i, t_{i+1}]$ of `ts` is split into `substeps` equal steps. (It is not a

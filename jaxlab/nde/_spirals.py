@@ -21,9 +21,10 @@ class SpiralsConfig:
     `grid` times of which each series keeps a random `1 - drop` fraction (30% dropped by
     default), so every series has its own irregular times. Noise of standard deviation
     `noise` is added. `train` and `test` series are drawn from `data_seed`; seeds vary the
-    model's initialization and minibatches. The model is a [`NeuralCDE`][] with `hidden`
-    channels on a Hermite cubic path with time as a channel (`interpolation`,
-    `intensity` as in [`control_path`][]), trained with Adam on minibatches."""
+    model's initialization and minibatches. The model is a
+    [`NeuralCDE`][jaxlab.nde.NeuralCDE] with `hidden` channels on a Hermite cubic path with
+    time as a channel (`interpolation`, `intensity` as in
+    [`control_path`][jaxlab.nde.control_path]), trained with Adam on minibatches."""
 
     train: int = 256
     test: int = 256

@@ -24,8 +24,9 @@ class VowelsConfig:
     r"""JapaneseVowels: 12 LPC cepstrum coefficients of two vowels uttered by 9 speakers,
     7 to 29 frames each; classify the speaker. The standard split: 270 training and 370
     test series. Frame $i$ is observed at time $i \cdot$ `frame_time`; channels are
-    standardized with the training mean and deviation. A [`NeuralCDE`][] with `hidden`
-    channels on a Hermite cubic path with time as a channel, trained with Adam."""
+    standardized with the training mean and deviation. A
+    [`NeuralCDE`][jaxlab.nde.NeuralCDE] with `hidden` channels on a Hermite cubic path
+    with time as a channel, trained with Adam."""
 
     hidden: int = 16
     width: int = 32
