@@ -146,8 +146,8 @@ def control_path(
     if interpolation == "linear":
         return ControlPath(diffrax.LinearInterpolation(knots, data), knots[0], knots[last], knots)
     # Time advances with the data held, then the data jump at a fixed time.
-    time, data = diffrax.rectilinear_interpolation(time, jnp.concatenate(channels, axis=-1))
-    data = jnp.concatenate([time[:, None], data], axis=-1)
+    time, data = diffrax.rectilinear_interpolation(knots, jnp.concatenate(channels, axis=-1))
+    data = jnp.concatenate([jnp.minimum(time, knots[last])[:, None], data], axis=-1)
     steps = jnp.arange(data.shape[0], dtype=times.dtype)
     return ControlPath(diffrax.LinearInterpolation(steps, data), steps[0], 2.0 * last, steps)
 
