@@ -133,3 +133,20 @@ def test_mlp_field_trains_and_is_a_pytree():
     grads = eqx.filter_grad(lambda m: jnp.sum(m(TS, Y0) ** 2))(model)
     assert np.isfinite(jax.tree.leaves(eqx.filter(grads.vector_field, eqx.is_array))[0]).all()
     assert isinstance(model.solver, diffrax.Tsit5)
+
+
+def test_a_seed_that_hits_max_steps_is_flagged_not_fatal():
+    """Seeds draw a decay rate; the stiff one exhausts max_steps and only it is flagged."""
+
+    def run(config, key):
+        rate = jnp.where(jax.random.bernoulli(key), 1e5, 1.0)
+        model = nde.NeuralODE(lambda t, y, args: -rate * y, rtol=1e-8, atol=1e-10, max_steps=64)
+        return {"y_end": model(TS, Y0)[-1, 0]}
+
+    keys = jnp.stack([jax.random.key(i) for i in range(8)])
+    stiff = np.array([bool(jax.random.bernoulli(k)) for k in keys])
+    assert stiff.any() and not stiff.all()
+    result = jaxlab.sweep(run, None, keys)
+    summary = jaxlab.summarize(result.results)["y_end"]
+    assert summary["diverged"] == list(np.flatnonzero(stiff))
+    np.testing.assert_allclose(summary["mean"], np.exp(-5.0), rtol=1e-6)
