@@ -5,6 +5,7 @@ Run it from the repository root:
     python benchmarks/bench_nde.py                  # full sizes (a few minutes on 2 cores)
     python benchmarks/bench_nde.py --quick          # small sizes, about a minute
     python benchmarks/bench_nde.py --json out.json  # also write the results as JSON
+    python benchmarks/bench_nde.py --only bc        # only sections (b) and (c)
 
 It prints the machine, one line per measurement as it finishes, a table per section and a
 summary. Each section states its target and PASS or FAIL; the script exits 0 either way (it
@@ -477,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
+    parser.add_argument(
+        "--only", metavar="LETTERS", default="abcd", help="the sections to run, e.g. 'bc'"
+    )
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
 
@@ -486,7 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
 
     results = []
-    for section in SECTIONS:
+    for letter, section in zip("abcd", SECTIONS):
+        if letter not in args.only:
+            continue
         result = section(args.quick)
         results.append(result)
         print(f"\n{result['title']}")
