@@ -29,14 +29,15 @@ each returns its rows, a one-line result, its target and whether it passed.
 
 - (b) Training-step cost: one Adam step (loss, gradient by the default recursive
   checkpointing, update) of `jaxlab.nde.NeuralODE(MLPField(2, 64, 2))` on a batch of 64
-  trajectories at 40 times on [0, 5], Tsit5 with a PID controller (rtol 1e-4, atol
-  1e-6), against the same MLP solved directly with `diffrax.diffeqsolve` (same solver,
-  controller, tolerances, saves and batch). Each step is compiled first, then timed as
-  the best of 30 calls. Target: jaxlab / diffrax <= 1.1. Where `torch` and `torchdiffeq`
-  are installed, the same step (same MLP and data, `dopri5`, same tolerances, batched
-  state) is also timed in torchdiffeq and compared with jaxlab's step using Dopri5; the
-  ratio is printed (no target; torchdiffeq's error norm is over the whole batch, so its
-  step count can differ). Without torch the row says it was skipped.
+  trajectories at 40 times on [0, 5], Tsit5 with a PID controller (rtol 1e-4, atol 1e-6),
+  against the same MLP solved directly with `diffrax.diffeqsolve` (same solver,
+  controller, tolerances, saves and batch). Each step is compiled first, then timed as the
+  best of 30 calls, the four steps interleaved call by call. Target: jaxlab / diffrax <=
+  1.1. Where `torch` and `torchdiffeq` are installed, the same step (same MLP and data,
+  `dopri5`, same tolerances, batched state) is also timed in torchdiffeq and compared with
+  jaxlab's step using Dopri5; the ratio is printed (no target; torchdiffeq's error norm is
+  over the whole batch, so its step count can differ). Without torch the row says it was
+  skipped.
 - (c) Seed scaling: `jaxlab.sweep("nde.spirals", ...)` at the default config (20 steps
   with `--quick`), 8 seeds against 1, each compiled by a first call and timed on the
   second (`run_seconds`). Target: t8 / t1 <= 3.
@@ -289,8 +290,8 @@ def diffrax_solve(ts, solver):
     return solve
 
 
-def step_seconds(model, solve, y0, target) -> tuple[float, float]:
-    """(first call, best of STEP_REPEAT) seconds of one jitted Adam step."""
+def compiled_step(model, solve, y0, target) -> tuple[Callable[[], Any], float]:
+    """One jitted Adam step as `run() -> outputs`, and the seconds of its first call."""
     optimizer = optax.adam(1e-3)
 
     @eqx.filter_jit
@@ -305,13 +306,19 @@ def step_seconds(model, solve, y0, target) -> tuple[float, float]:
     opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
     start = time.perf_counter()
     jax.block_until_ready(step(model, opt_state))
-    first = time.perf_counter() - start
-    best = float("inf")
+    return (lambda: step(model, opt_state)), time.perf_counter() - start
+
+
+def best_seconds(runs: dict[str, Callable[[], Any]]) -> dict[str, float]:
+    """Best of STEP_REPEAT timed calls of each run, the runs interleaved round by round
+    so that a change in the machine's load hits all of them alike."""
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(STEP_REPEAT):
-        start = time.perf_counter()
-        jax.block_until_ready(step(model, opt_state))
-        best = min(best, time.perf_counter() - start)
-    return first, best
+        for name, run in runs.items():
+            start = time.perf_counter()
+            jax.block_until_ready(run())
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def torchdiffeq_seconds(field, ts, y0, target) -> float | None:
@@ -355,13 +362,17 @@ def torchdiffeq_seconds(field, ts, y0, target) -> float | None:
 def bench_step_cost(quick: bool) -> dict[str, Any]:
     ts, y0, target, field = step_problem()
     raw = {"tsit5": diffrax.Tsit5(), "dopri5": diffrax.Dopri5()}
-    seconds = {}
+    runs, first = {}, {}
     for solver in ("tsit5", "dopri5"):
         model = nde.NeuralODE(field, solver=solver, rtol=RTOL, atol=ATOL)
-        seconds[f"jaxlab {solver}"] = step_seconds(model, lambda m, y: m(ts, y), y0, target)
-        seconds[f"diffrax {solver}"] = step_seconds(
+        runs[f"jaxlab {solver}"], first[f"jaxlab {solver}"] = compiled_step(
+            model, lambda m, y: m(ts, y), y0, target
+        )
+        runs[f"diffrax {solver}"], first[f"diffrax {solver}"] = compiled_step(
             field.mlp, diffrax_solve(ts, raw[solver]), y0, target
         )
+    best = best_seconds(runs)
+    seconds = {name: (first[name], best[name]) for name in runs}
     for name, (first, best) in seconds.items():
         print(f"(b) {name}: step {1e3 * best:.2f} ms (first call {first:.1f} s)", flush=True)
     torch_best = torchdiffeq_seconds(field, ts, y0, target)
@@ -395,8 +406,9 @@ def bench_seed_scaling(quick: bool) -> dict[str, Any]:
     config = SpiralsConfig(steps=20) if quick else SpiralsConfig()
     seconds = {}
     for seeds in (1, 8):
-        first = jaxlab.sweep("nde.spirals", config, seeds, progress=False)
-        second = jaxlab.sweep("nde.spirals", config, seeds, progress=False)
+        experiment = jaxlab.get_experiment("nde.spirals")
+        first = jaxlab.sweep(experiment, config, seeds, progress=False)
+        second = jaxlab.sweep(experiment, config, seeds, progress=False)
         seconds[seeds] = second.run_seconds
         print(
             f"(c) nde.spirals, {seeds} seed(s), {config.steps} steps: compile "
