@@ -29,3 +29,12 @@ from ._reversible import (
     ReversibleAdjoint as ReversibleAdjoint,
     reversible_heun as reversible_heun,
 )
+from ._sde import (
+    SDE_SOLVERS as SDE_SOLVERS,
+    CDEDiscriminator as CDEDiscriminator,
+    DiagonalDiffusion as DiagonalDiffusion,
+    LatentSDE as LatentSDE,
+    LipSwish as LipSwish,
+    SDEGenerator as SDEGenerator,
+    clip_weights as clip_weights,
+)

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from .._experiment import Experiment, register, require
 from .._train import init_state, split_model, train_chunk
-from . import _deq_digits, _spirals, _vowels
+from . import _deq_digits, _ou, _spirals, _vowels
 from ._ode import HybridField, MLPField, NeuralODE
 
 
@@ -192,4 +192,5 @@ register(
 
 register(_spirals.EXPERIMENT)
 register(_deq_digits.EXPERIMENT)
+register(_ou.EXPERIMENT)
 register(_vowels.EXPERIMENT)

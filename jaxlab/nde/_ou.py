@@ -1,0 +1,356 @@
+r"""`nde.ou`: neural SDEs (a latent SDE and an SDE-GAN) learning a time-dependent
+Ornstein-Uhlenbeck process, judged by the marginal mean and standard deviation of what they
+generate against the exact ones."""
+
+import dataclasses
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from matplotlib.figure import Figure
+
+from .._experiment import Experiment, require
+from .._train import init_state, split_model, train_chunk
+from ._sde import SDE_SOLVERS, CDEDiscriminator, LatentSDE, SDEGenerator, clip_weights
+
+
+MODELS = ("latent_sde", "sde_gan")
+_POSITIVE = ("theta", "sigma", "t1", "obs_std", "learning_rate", "generator_lr", "discriminator_lr")
+_COUNTS = (
+    "paths", "batch_size", "steps", "substeps", "gan_substeps", "latent_size", "context_size",
+    "hidden_size", "width", "depth", "gan_hidden_size", "gan_noise_size", "gan_width", "gan_depth",
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class OUConfig:
+    r"""`nde.ou`: learn $\mathrm{d}Y = (\mu t - \theta Y)\,\mathrm{d}t + \sigma\,\mathrm{d}W$,
+    $Y_0 \sim U(-1, 1)$, on $[0, t_1]$ from `paths` sample paths observed at `times` equally
+    spaced times, each point dropped (NaN) with probability `drop`.
+
+    The defaults are diffrax's SDE-GAN example ($\mu = 0.02$, $\theta = 0.1$,
+    $\sigma = 0.4$ on $[0, 63]$) with time divided by 10 ($\mu \to 100\mu$,
+    $\theta \to 10\theta$, $\sigma \to \sqrt{10}\,\sigma$: the same law of paths), observed
+    at 32 instead of 64 times to halve the cost. The data are simulated exactly (Gaussian
+    transitions) from `data_seed`; seeds vary the models' initialization and training noise.
+
+    Both models see the data standardized by one shift and scale (the mean and standard
+    deviation over all observed points; mapped back for the metrics), and take `substeps`
+    (latent SDE) or `gan_substeps` (SDE-GAN) solver steps per observation interval.
+    `obs_std` is the latent SDE's observation noise, in standardized units; its posterior
+    drift also sees the next observed value and the time to it (see
+    [`LatentSDE`][jaxlab.nde.LatentSDE]). The SDE-GAN clips its critic's weights to
+    $\pm$`clip` (none: $\pm 1/\text{out\_features}$ per layer).
+
+    `model`: `"latent_sde"` (default: it reaches the target), `"sde_gan"` or `"both"`.
+    Metrics, per model: with $m(t)$, $s(t)$ the exact marginal mean and standard deviation
+    and $\hat m$, $\hat s$ those of `samples` paths drawn from the trained model (the
+    latent SDE's generative model, prior SDE then decoder with its observation noise; the
+    generator), `MODEL/mean_rel_error` $= \overline{|\hat m - m|} / \overline{|m|}$ and
+    `MODEL/std_rel_error` $= \overline{|\hat s - s|} / \overline{s}$, the bars averaging
+    over the `times` observation times.
+    """
+
+    model: str = "latent_sde"
+    mu: float = 2.0
+    theta: float = 1.0
+    sigma: float = 1.2649110640673518  # 0.4 * sqrt(10)
+    t1: float = 6.3
+    times: int = 32
+    drop: float = 0.3
+    paths: int = 1024
+    batch_size: int = 32
+    steps: int = 800
+    samples: int = 2048
+    solver: str = "euler"
+    substeps: int = 4
+    # latent SDE
+    latent_size: int = 4
+    context_size: int = 8
+    hidden_size: int = 16
+    width: int = 32
+    depth: int = 1
+    obs_std: float = 0.1
+    learning_rate: float = 1e-2
+    # SDE-GAN
+    gan_solver: str = "reversible_heun"
+    gan_hidden_size: int = 16
+    gan_noise_size: int = 4
+    gan_width: int = 32
+    gan_depth: int = 1
+    gan_substeps: int = 1
+    generator_lr: float = 1e-3
+    discriminator_lr: float = 2e-3
+    clip: float | None = 0.1
+    data_seed: int = 0
+
+    def __post_init__(self):
+        require(
+            self.model in (*MODELS, "both"), "model", "one of latent_sde, sde_gan, both",
+            self.model,
+        )  # fmt: skip
+        for name in ("solver", "gan_solver"):
+            value = getattr(self, name)
+            require(value in SDE_SOLVERS, name, f"one of {', '.join(SDE_SOLVERS)}", value)
+        for name in _POSITIVE:
+            require(getattr(self, name) > 0, name, "a positive number", getattr(self, name))
+        require(0 <= self.drop < 1, "drop", "a number in [0, 1)", self.drop)
+        require(self.clip is None or self.clip > 0, "clip", "a positive number or none", self.clip)
+        for name in _COUNTS:
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+        for name in ("times", "samples"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 2, name, "an integer >= 2", value)
+        require(
+            self.batch_size <= self.paths, "batch_size", f"at most paths={self.paths}",
+            self.batch_size,
+        )  # fmt: skip
+
+    @classmethod
+    def quick(cls) -> "OUConfig":
+        return cls(times=16, paths=256, batch_size=16, steps=400, samples=512)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return MODELS if self.model == "both" else (self.model,)
+
+
+def exact_moments(cfg: OUConfig, ts):
+    r"""Exact marginal mean and standard deviation of the OU process at `ts`. From
+    $m' = \mu t - \theta m$ and $v' = -2\theta v + \sigma^2$ with $m(0) = 0$,
+    $v(0) = 1/3$ ($Y_0 \sim U(-1, 1)$):
+    $m(t) = M(t) - M(0) e^{-\theta t}$ with $M(t) = \mu t/\theta - \mu/\theta^2$, and
+    $v(t) = v(0) e^{-2\theta t} + \sigma^2 (1 - e^{-2\theta t}) / (2\theta)$."""
+    mu, theta, sigma = cfg.mu, cfg.theta, cfg.sigma
+    decay = jnp.exp(-theta * ts)
+    mean = mu * ts / theta - mu / theta**2 + mu / theta**2 * decay
+    var = decay**2 / 3 + sigma**2 * (1 - decay**2) / (2 * theta)
+    return mean, jnp.sqrt(var)
+
+
+def sample_paths(cfg: OUConfig, ts, key, n: int):
+    r"""`n` exact OU paths at `ts`, shape `(n, times, 1)`: given $Y_s$,
+    $Y_t \sim \mathcal N(M(t) + (Y_s - M(s)) e^{-\theta (t-s)},\,
+    \sigma^2 (1 - e^{-2\theta(t-s)}) / (2\theta))$."""
+    mu, theta, sigma = cfg.mu, cfg.theta, cfg.sigma
+
+    def drift_mean(t):
+        return mu * t / theta - mu / theta**2
+
+    k0, kw = jax.random.split(key)
+    y0 = jax.random.uniform(k0, (n,), minval=-1.0, maxval=1.0)
+    dts = jnp.diff(ts)
+    decay = jnp.exp(-theta * dts)
+    std = sigma * jnp.sqrt((1 - decay**2) / (2 * theta))
+    noise = jax.random.normal(kw, (ts.shape[0] - 1, n))
+
+    def step(y, x):
+        s, t, a, b, z = x
+        y = drift_mean(t) + (y - drift_mean(s)) * a + b * z
+        return y, y
+
+    _, ys = jax.lax.scan(step, y0, (ts[:-1], ts[1:], decay, std, noise))
+    return jnp.concatenate([y0[None], ys]).T[:, :, None]
+
+
+def _data(cfg: OUConfig):
+    """The observation times, the training paths (a fraction `drop` of points NaN), and
+    the shift and scale that standardize them (over all paths and times)."""
+    ts = jnp.linspace(0.0, cfg.t1, cfg.times)
+    k_paths, k_drop = jax.random.split(jax.random.key(cfg.data_seed))
+    ys = sample_paths(cfg, ts, k_paths, cfg.paths)
+    ys = jnp.where(jax.random.bernoulli(k_drop, cfg.drop, ys.shape), jnp.nan, ys)
+    return ts, ys, (jnp.nanmean(ys), jnp.nanstd(ys))
+
+
+def _models(cfg: OUConfig, key):
+    k_latent, k_gen, k_disc = jax.random.split(key, 3)
+    models = {}
+    if "latent_sde" in cfg.models:
+        models["latent_sde"] = LatentSDE(
+            1, cfg.latent_size, cfg.context_size, cfg.hidden_size, cfg.width, cfg.depth,
+            obs_std=cfg.obs_std, solver=cfg.solver, substeps=cfg.substeps, key=k_latent,
+        )  # fmt: skip
+    if "sde_gan" in cfg.models:
+        generator = SDEGenerator(
+            1, cfg.gan_hidden_size, cfg.gan_noise_size, cfg.gan_hidden_size, cfg.gan_width,
+            cfg.gan_depth, solver=cfg.gan_solver, substeps=cfg.gan_substeps, key=k_gen,
+        )  # fmt: skip
+        discriminator = CDEDiscriminator(
+            1, cfg.gan_hidden_size, cfg.gan_width, cfg.gan_depth, substeps=cfg.gan_substeps,
+            key=k_disc,
+        )  # fmt: skip
+        models["sde_gan"] = (generator, clip_weights(discriminator, cfg.clip))
+    return models
+
+
+def _projected(project):
+    """An optax stage that replaces the parameters after the update by `project(params)`."""
+
+    def update(updates, state, params):
+        new = project(optax.apply_updates(params, updates))
+        return jax.tree.map(lambda a, b: a - b, new, params), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def _optimizers(cfg: OUConfig):
+    """Adam for the latent SDE. For the SDE-GAN, simultaneous steps: RMSprop descent for
+    the generator, RMSprop ascent for the critic, whose weights are then clipped. Every
+    learning rate decays to zero on a cosine schedule."""
+
+    def decayed(rate):
+        return optax.cosine_decay_schedule(rate, cfg.steps)
+
+    latent = optax.adam(decayed(cfg.learning_rate))
+    gan = optax.chain(
+        optax.multi_transform(
+            {
+                "g": optax.rmsprop(decayed(cfg.generator_lr)),
+                "d": optax.chain(optax.scale(-1.0), optax.rmsprop(decayed(cfg.discriminator_lr))),
+            },
+            ("g", "d"),
+        ),
+        _projected(lambda p: (p[0], clip_weights(p[1], cfg.clip))),
+    )
+    return {"latent_sde": latent, "sde_gan": gan}
+
+
+def _losses(ts):
+    def latent_sde(model, batch, key):
+        keys = jax.random.split(key, batch.shape[0])
+        loss, (loglik, kl) = jax.vmap(lambda y, k: model.loss(ts, y, k))(batch, keys)
+        observed = jnp.sum(~jnp.isnan(batch))
+        return jnp.sum(loss) / observed, jnp.sum(kl) / observed
+
+    def sde_gan(model, batch, key):
+        generator, discriminator = model
+        fake = jax.vmap(lambda k: generator(ts, k))(jax.random.split(key, batch.shape[0]))
+        scores = jax.vmap(lambda y: discriminator(ts, y))(jnp.concatenate([batch, fake]))
+        real_score, fake_score = jnp.split(scores, 2)
+        loss = jnp.mean(real_score) - jnp.mean(fake_score)
+        return loss, loss
+
+    return {"latent_sde": latent_sde, "sde_gan": sde_gan}
+
+
+def _merges(cfg):
+    template = eqx.filter_eval_shape(_models, cfg, jax.random.key(0))
+    return {name: split_model(model)[1] for name, model in template.items()}
+
+
+def init_ou(cfg: OUConfig, key):
+    k_models, k_train = jax.random.split(key)
+    optimizers = _optimizers(cfg)
+    return {
+        name: init_state(split_model(model)[0], optimizers[name], k_train)
+        for name, model in _models(cfg, k_models).items()
+    }
+
+
+def advance_ou(cfg: OUConfig, state, n_steps):
+    ts, ys, (shift, scale) = _data(cfg)
+    ys = (ys - shift) / scale
+    merges, optimizers, losses = _merges(cfg), _optimizers(cfg), _losses(ts)
+
+    def sample(key):
+        return ys[jax.random.choice(key, cfg.paths, (cfg.batch_size,), replace=False)]
+
+    new, history = {}, {}
+    for name in state:
+        new[name], (history[name], _) = train_chunk(
+            state[name],
+            n_steps,
+            loss=losses[name],
+            merge=merges[name],
+            optimizer=optimizers[name],
+            sample=sample,
+        )
+    return new, history
+
+
+def _generate(name, model, ts, key, n, noise=True):
+    """`n` paths of a trained model, standardized units: the latent SDE's generative
+    model (with its observation noise, or its decoded prior without), or the generator."""
+    keys = jax.random.split(key, n)
+    if name == "latent_sde":
+        paths = jax.vmap(lambda k: model.sample(ts, k, noise=noise))(keys)
+    else:
+        paths = jax.vmap(lambda k: model[0](ts, k))(keys)
+    return paths[..., 0]
+
+
+def finish_ou(cfg: OUConfig, state):
+    ts, _, (shift, scale) = _data(cfg)
+    mean, std = exact_moments(cfg, ts)
+    merges = _merges(cfg)
+    out = {}
+    for name, fitted in state.items():
+        model = merges[name](fitted.params)
+        key = jax.random.split(fitted.key)[0]
+        paths = shift + scale * _generate(name, model, ts, key, cfg.samples)
+        learned_mean, learned_std = jnp.mean(paths, 0), jnp.std(paths, 0)
+        bad = fitted.diverged | ~jnp.all(jnp.isfinite(paths))
+        errors = {
+            "mean_rel_error": jnp.mean(jnp.abs(learned_mean - mean)) / jnp.mean(jnp.abs(mean)),
+            "std_rel_error": jnp.mean(jnp.abs(learned_std - std)) / jnp.mean(std),
+        }
+        for metric, value in errors.items():
+            out[f"{name}/{metric}"] = jnp.where(bad, jnp.nan, value)
+        out[f"{name}/mean"], out[f"{name}/std"] = learned_mean, learned_std
+        out[f"{name}/paths"] = shift + scale * _generate(name, model, ts, key, 8, noise=False)
+    return out
+
+
+def report_ou(cfg: OUConfig, results, out_dir: Path | None) -> dict:
+    final = results["final"]
+    metrics = {k: np.asarray(v, dtype=float) for k, v in final.items() if k.endswith("_error")}
+    if out_dir is not None:
+        ts, data, _ = _data(cfg)
+        mean, std = (np.asarray(x) for x in exact_moments(cfg, ts))
+        ts = np.asarray(ts)
+        names = cfg.models
+        fig = Figure(figsize=(5.5 * len(names), 4))
+        for ax, name in zip(np.atleast_1d(fig.subplots(1, len(names))), names):
+            ax.fill_between(ts, mean - std, mean + std, color="0.8", label="exact mean ± std")
+            ax.plot(ts, mean, "k", lw=1.5)
+            learned_mean = np.asarray(final[f"{name}/mean"])[0]
+            learned_std = np.asarray(final[f"{name}/std"])[0]
+            ax.plot(ts, learned_mean, "C0", lw=1.5, label="learned mean ± std (seed 0)")
+            for sign in (-1, 1):
+                ax.plot(ts, learned_mean + sign * learned_std, "C0--", lw=1)
+            for i, path in enumerate(np.asarray(final[f"{name}/paths"])[0, :4]):
+                ax.plot(
+                    ts, path, "C1", lw=0.7, alpha=0.8, label="model samples" if i == 0 else None
+                )
+            for i, path in enumerate(np.asarray(data)[:4, :, 0]):
+                seen = ~np.isnan(path)
+                ax.plot(ts[seen], path[seen], "k.", ms=3, label="data" if i == 0 else None)
+            m, s = (np.nanmean(metrics[f"{name}/{k}_rel_error"]) for k in ("mean", "std"))
+            seeds = len(metrics[f"{name}/mean_rel_error"])
+            title = f"{name}: mean error {m:.3f}, std error {s:.3f} ({seeds} seeds)"
+            ax.set(title=title, xlabel="t", ylabel="Y")
+            ax.legend(fontsize=7, loc="upper left")
+        fig.tight_layout()
+        fig.savefig(out_dir / "marginals.png", dpi=110)
+    return metrics
+
+
+def _history(cfg, results):
+    return {f"{name}/loss": np.asarray(v) for name, v in results["history"].items()}
+
+
+EXPERIMENT = Experiment(
+    "nde.ou",
+    "neural SDEs (latent SDE, SDE-GAN) learning a time-dependent Ornstein-Uhlenbeck process",
+    OUConfig,
+    report_ou,
+    init=init_ou,
+    advance=advance_ou,
+    finish=finish_ou,
+    history=_history,
+)

@@ -1,0 +1,313 @@
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlab
+from jaxlab import ConfigError
+from jaxlab._train import init_state, split_model, train_chunk
+from jaxlab.nde._ou import (
+    EXPERIMENT,
+    OUConfig,
+    _optimizers,
+    exact_moments,
+    finish_ou,
+    init_ou,
+    sample_paths,
+)
+from jaxlab.nde._sde import (
+    CDEDiscriminator,
+    LatentSDE,
+    LipSwish,
+    SDEGenerator,
+    _gaussian_kl,
+    clip_weights,
+)
+
+
+TS = jnp.linspace(0.0, 1.0, 6)
+YS = jnp.sin(3 * TS)[:, None].at[2].set(jnp.nan)  # one missing value
+
+
+class Affine(eqx.Module):
+    """`slope * z + offset`, whatever else it is called with."""
+
+    slope: float
+    offset: jax.Array
+
+    def __call__(self, t, z, *rest):
+        return self.slope * z + self.offset
+
+
+def latent_model(solver="euler", substeps=1, key=0):
+    return LatentSDE(1, 2, 3, 4, 8, 1, solver=solver, substeps=substeps, key=jax.random.key(key))
+
+
+def with_fields(model, f, h, g, z0=None):
+    """`model` with prior drift f, posterior drift h, diffusion g (and a fixed z0)."""
+    model = eqx.tree_at(lambda m: (m.prior_drift, m.posterior_drift, m.diffusion), model, (f, h, g))
+    if z0 is not None:  # q(z0) = N(z0, e^{-30}): a point mass
+        bias = jnp.concatenate([z0, jnp.full_like(z0, -30.0)])
+        layer = model.posterior_initial
+        layer = eqx.tree_at(lambda x: (x.weight, x.bias), layer, (0 * layer.weight, bias))
+        model = eqx.tree_at(lambda m: m.posterior_initial, model, layer)
+    return model
+
+
+@pytest.mark.parametrize("solver", ["euler", "ito_milstein", "reversible_heun"])
+def test_path_kl_of_constant_drift_difference_is_exact(solver):
+    # f = -z + b, h = -z + a, g constant: (h - f)/g is constant, KL = 0.5 |(a - b)/g|^2 T.
+    a, b, g = jnp.array([0.3, -1.0]), jnp.array([0.1, 0.5]), jnp.array([0.7, 2.0])
+    model = with_fields(
+        latent_model(solver, substeps=3), Affine(-1.0, b), Affine(-1.0, a), Affine(0.0, g)
+    )
+    kl = eqx.filter_jit(lambda m: m.posterior(TS, YS, jax.random.key(1))[2])(model)
+    np.testing.assert_allclose(kl, 0.5 * jnp.sum(((a - b) / g) ** 2) * TS[-1], rtol=1e-12)
+
+
+def test_path_kl_matches_girsanov_for_an_ou_posterior():
+    # Prior dz = sigma dW, posterior dz = -theta z dt + sigma dW from z0: the KL is
+    # E sum_k 0.5 (theta z_k / sigma)^2 dt over the Euler chain, whose second moment
+    # m_{k+1} = (1 - theta dt)^2 m_k + sigma^2 dt is exact.
+    theta, sigma, z0 = 1.5, 0.8, jnp.array([1.0, -2.0])
+    model = with_fields(
+        latent_model(substeps=10),
+        Affine(0.0, jnp.zeros(2)),
+        Affine(-theta, jnp.zeros(2)),
+        Affine(0.0, jnp.full(2, sigma)),
+        z0=z0,
+    )
+    keys = jax.random.split(jax.random.key(0), 4000)
+    kls = eqx.filter_jit(jax.vmap(lambda m, k: m.posterior(TS, YS, k)[2], (None, 0)))(model, keys)
+    dt, second, expected = 0.02, z0**2, 0.0
+    for _ in range(50):
+        expected += 0.5 * theta**2 * jnp.sum(second) / sigma**2 * dt
+        second = (1 - theta * dt) ** 2 * second + sigma**2 * dt
+    assert abs(kls.mean() - expected) < 3 * kls.std() / np.sqrt(4000)
+
+
+def test_gaussian_kl_matches_monte_carlo():
+    mq, sq, mp, sp = 0.3, 0.5, -0.2, 1.3
+    x = mq + sq * jax.random.normal(jax.random.key(0), (400_000,))
+    log_ratio = -0.5 * ((x - mq) / sq) ** 2 - np.log(sq) + 0.5 * ((x - mp) / sp) ** 2 + np.log(sp)
+    kl = _gaussian_kl(*(jnp.array([v]) for v in (mq, np.log(sq), mp, np.log(sp))))
+    np.testing.assert_allclose(kl, log_ratio.mean(), atol=4 * log_ratio.std() / np.sqrt(4e5))
+
+
+def test_prior_sde_has_the_ou_moments_of_its_euler_chain():
+    # dz = -theta z dt + sigma dW: checks the Brownian tree's scale on the refined grid.
+    theta, sigma = 1.0, 0.6
+    model = with_fields(
+        latent_model(substeps=4),
+        Affine(-theta, jnp.zeros(2)),
+        Affine(0.0, jnp.zeros(2)),
+        Affine(0.0, jnp.full(2, sigma)),
+    )
+    model = eqx.tree_at(lambda m: m.prior_initial, model, jnp.array([[1.0, -1.0], [-30, -30]]))
+    keys = jax.random.split(jax.random.key(0), 20_000)
+    zs = eqx.filter_jit(jax.vmap(lambda m, k: m.sample(TS, k, latent=True), (None, 0)))(model, keys)
+    dt, mean, var = 0.05, jnp.array([1.0, -1.0]), 0.0
+    for _ in range(20):
+        mean, var = (1 - theta * dt) * mean, (1 - theta * dt) ** 2 * var + sigma**2 * dt
+    np.testing.assert_allclose(zs[:, -1].mean(0), mean, atol=0.02)
+    np.testing.assert_allclose(zs[:, -1].var(0), var, rtol=0.05)
+
+
+def test_lipswish_is_1_lipschitz():
+    x = jnp.linspace(-20.0, 20.0, 200_001)
+    slope = jax.vmap(jax.grad(LipSwish()))(x)
+    assert jnp.max(jnp.abs(slope)) <= 1.0
+    assert jnp.max(slope) > 0.99  # and the constant is nearly tight
+    np.testing.assert_allclose(LipSwish()(x), 0.909 * x * jax.nn.sigmoid(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("c", [None, 0.05])
+def test_clip_weights_bounds_every_linear_layer(c):
+    disc = CDEDiscriminator(1, 8, 16, 1, key=jax.random.key(0))
+    disc = eqx.tree_at(lambda d: d.control.mlp.layers[0].weight, disc, replace_fn=lambda w: 10 * w)
+    clipped = clip_weights(disc, c)
+    layers = lambda m: [  # noqa: E731
+        x
+        for x in jax.tree.leaves(m, is_leaf=lambda x: isinstance(x, eqx.nn.Linear))
+        if isinstance(x, eqx.nn.Linear)
+    ]
+    for before, after in zip(layers(disc), layers(clipped)):
+        size = 1 if after.out_features == "scalar" else after.out_features
+        bound = 1 / size if c is None else c
+        assert jnp.max(jnp.abs(after.weight)) <= bound
+        inside = jnp.abs(before.weight) <= bound
+        np.testing.assert_array_equal(after.weight[inside], before.weight[inside])
+        np.testing.assert_array_equal(after.bias, before.bias)
+    params, _ = eqx.partition(disc, eqx.is_inexact_array)  # a parameter tree works too
+    assert jax.tree.structure(clip_weights(params, c)) == jax.tree.structure(params)
+
+
+def test_exact_moments_solve_the_moment_odes_and_match_sampled_paths():
+    cfg = OUConfig()
+    ts = jnp.linspace(0.0, cfg.t1, 8)
+
+    def moments(t, y, args):
+        m, v = y
+        return jnp.array([cfg.mu * t - cfg.theta * m, -2 * cfg.theta * v + cfg.sigma**2])
+
+    solution = diffrax.diffeqsolve(
+        diffrax.ODETerm(moments), diffrax.Tsit5(), 0.0, cfg.t1, 0.01, jnp.array([0.0, 1 / 3]),
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-12),
+    )  # fmt: skip
+    mean, std = exact_moments(cfg, ts)
+    np.testing.assert_allclose(mean, solution.ys[:, 0], rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(std, np.sqrt(solution.ys[:, 1]), rtol=1e-8)
+    paths = sample_paths(cfg, ts, jax.random.key(0), 40_000)[..., 0]
+    np.testing.assert_allclose(paths.mean(0), mean, atol=0.02)
+    np.testing.assert_allclose(paths.std(0), std, rtol=0.02)
+
+
+def generator(solver="reversible_heun"):
+    return SDEGenerator(1, 4, 2, 3, 8, 1, solver=solver, key=jax.random.key(1))
+
+
+def discriminator():
+    return CDEDiscriminator(1, 4, 8, 1, key=jax.random.key(2))
+
+
+def test_sampling_is_deterministic_given_the_key():
+    keys = jax.random.split(jax.random.key(3), 2)
+    keys = jnp.stack([keys[0], keys[0], keys[1]])
+    for model, draw in (
+        (latent_model(), lambda m, k: m.sample(TS, k, noise=True)),
+        (generator(), lambda m, k: m(TS, k)),
+    ):
+        a, b, c = eqx.filter_jit(jax.vmap(draw, (None, 0)))(model, keys)
+        np.testing.assert_array_equal(a, b)
+        assert not np.allclose(a, c)
+
+
+def test_models_survive_jit_vmap_and_grad():
+    keys = jax.random.split(jax.random.key(0), 3)
+    batch = jnp.stack([YS, 2 * YS, YS - 1])
+    calls = {  # the latent SDE's loss and a prior sample together
+        "latent_sde": lambda m, y, k: (
+            m.loss(TS, y, k)[0] + jnp.sum(m.sample(TS, k, noise=True) * jnp.nan_to_num(y))
+        ),
+        "generator": lambda m, y, k: jnp.sum(m(TS, k) * jnp.nan_to_num(y)),
+        "discriminator": lambda m, y, k: m(TS, y),
+    }
+    modules = {
+        "latent_sde": latent_model(),
+        "generator": generator(),
+        "discriminator": discriminator(),
+    }
+    for name, call in calls.items():
+
+        @eqx.filter_jit
+        def check(m):
+            batched = jax.vmap(call, in_axes=(None, 0, 0))
+            single = call(m, batch[1], keys[1])
+            grads = eqx.filter_grad(lambda m: jnp.sum(batched(m, batch, keys)))(m)
+            return batched(m, batch, keys), single, grads
+
+        values, single, grads = check(modules[name])
+        np.testing.assert_allclose(values[1], single, rtol=1e-10, err_msg=name)
+        leaves = jax.tree.leaves(eqx.filter(grads, eqx.is_inexact_array))
+        assert all(np.all(np.isfinite(x)) for x in leaves), name
+        assert sum(float(jnp.sum(jnp.abs(x))) for x in leaves) > 0, name
+
+
+def test_missing_values_are_skipped_not_propagated():
+    filled = YS.at[2].set((YS[1] + YS[3]) / 2)  # equally spaced: linear interpolation
+    starts_missing = YS.at[0].set(jnp.nan)
+    paths = jnp.stack([YS, filled, starts_missing, starts_missing.at[0].set(YS[1])])
+    scores = eqx.filter_jit(jax.vmap(lambda d, y: d(TS, y), (None, 0)))(discriminator(), paths)
+    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-12)
+    np.testing.assert_allclose(scores[2], scores[3], rtol=1e-12)
+    loss = eqx.filter_jit(lambda m: m.loss(TS, starts_missing, jax.random.key(0)))
+    value, (loglik, _) = loss(latent_model())
+    assert np.isfinite(value) and np.isfinite(loglik)
+
+
+def test_a_second_training_step_does_not_recompile():
+    cfg = OUConfig(model="both", gan_hidden_size=4, gan_width=8, width=8, steps=4)
+    ts, data = TS, jnp.stack([YS, YS + 1, YS - 1])
+    models = {
+        "latent_sde": latent_model(),
+        "sde_gan": (generator(), clip_weights(discriminator(), cfg.clip)),
+    }
+    losses = {
+        "latent_sde": lambda m, b, k: (m.loss(ts, b[0], k)[0], None),
+        "sde_gan": lambda m, b, k: (m[1](ts, b[0]) - m[1](ts, m[0](ts, k)), None),
+    }
+    for name, model in models.items():
+        traces = []
+        params, merge = split_model(model)
+        optimizer = _optimizers(cfg)[name]
+
+        @jax.jit
+        def step(state):
+            traces.append(1)
+            return train_chunk(
+                state, 1, loss=losses[name], merge=merge, optimizer=optimizer,
+                sample=lambda key: data[jax.random.choice(key, 3, (1,))],
+            )  # fmt: skip
+
+        state, _ = step(init_state(params, optimizer, jax.random.key(0)))
+        state, (loss, _) = step(state)
+        assert len(traces) == 1 and np.all(np.isfinite(loss)), name
+    trained = merge(state.params)[1]  # the critic stays clipped after its steps
+    for layer in jax.tree.leaves(trained, is_leaf=lambda x: isinstance(x, eqx.nn.Linear)):
+        if isinstance(layer, eqx.nn.Linear):
+            assert jnp.max(jnp.abs(layer.weight)) <= cfg.clip * (1 + 1e-12)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LatentSDE(1, 2, 3, 4, 8, 1, solver="rk99", key=jax.random.key(0)),
+        lambda: SDEGenerator(1, 4, 2, 3, 8, 1, solver="tsit5", key=jax.random.key(0)),
+        lambda: CDEDiscriminator(1, 4, 8, 1, solver="milstein", key=jax.random.key(0)),
+    ],
+)
+def test_unknown_solver_is_a_one_line_error_naming_the_argument(make):
+    with pytest.raises(ValueError, match="^solver: one of .*, got") as info:
+        make()
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("model", "vae"), ("solver", "rk4"), ("gan_solver", "x"), ("drop", 1.0), ("times", 1),
+     ("batch_size", 5000), ("clip", -1.0)],
+)  # fmt: skip
+def test_ou_config_rejects_bad_values(field, value):
+    with pytest.raises(ConfigError, match=field):
+        OUConfig(**{field: value})
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    jaxlab.register(EXPERIMENT)
+    out = tmp_path_factory.mktemp("ou") / "run"
+    metrics, out_dir = jaxlab.run_experiment(
+        "nde.ou", seeds=2, quick=True, out_dir=out, progress=False
+    )
+    return metrics["summary"], out_dir
+
+
+def test_ou_experiment_writes_its_keys_and_figure_and_learns(quick_run):
+    summary, out_dir = quick_run
+    cfg = OUConfig.quick()
+    for key in ("latent_sde/mean_rel_error", "latent_sde/std_rel_error"):
+        assert summary[key]["diverged"] == []
+    assert (out_dir / "figures" / "marginals.png").is_file()
+    assert np.load(out_dir / "history.npz")["latent_sde/loss"].shape == (2, cfg.steps)
+    # the untrained models of the same seeds, through the same (cached) init and finish
+    untrained = jaxlab.Experiment(
+        "nde.ou.untrained", "", OUConfig, EXPERIMENT.report, init=init_ou,
+        advance=lambda cfg, state, n: (state, {}), finish=finish_ou,
+    )  # fmt: skip
+    untrained = jaxlab.sweep(untrained, cfg, seeds=2, key=0).results["final"]
+    for metric in ("mean_rel_error", "std_rel_error"):
+        trained = np.array(summary[f"latent_sde/{metric}"]["per_seed"])
+        assert np.all(trained < 0.5 * np.asarray(untrained[f"latent_sde/{metric}"])), metric
