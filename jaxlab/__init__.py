@@ -17,10 +17,13 @@ from ._results import (
     write_results as write_results,
 )
 from ._runner import run_experiment as run_experiment
+from ._side_by_side import ModelSpec as ModelSpec, Training as Training
 from ._sweep import SweepResult as SweepResult, sweep as sweep
 from ._train import (
     FitResult as FitResult,
     FitState as FitState,
+    ModelLayout as ModelLayout,
+    Setting as Setting,
     fit as fit,
     init_state as init_state,
     sampler as sampler,

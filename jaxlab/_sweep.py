@@ -86,6 +86,82 @@ def _timed(compiled: Any, *args) -> tuple[Any, float]:
     return out, time.perf_counter() - start
 
 
+@dataclasses.dataclass(frozen=True)
+class _Chunked:
+    """The parts of a chunked run, each for ONE seed, taking an `operand` (arrays passed to
+    every compiled call unbatched: `fit`'s data), and the hashable `identity` that compiled
+    programs are cached on."""
+
+    init: Callable[[Any, jax.Array, Any], Any]
+    advance: Callable[[Any, Any, int, Any], Any]
+    finish: Callable[[Any, Any, Any], Any]
+    identity: Any
+
+    @classmethod
+    def of(cls, experiment: Experiment) -> "_Chunked":
+        return cls(
+            lambda c, k, o: experiment.init(c, k),
+            lambda c, s, n, o: experiment.advance(c, s, n),
+            lambda c, s, o: experiment.finish(c, s),
+            (experiment.init, experiment.advance, experiment.finish),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    """The flat batch of runs (grid points x seeds), padded and grouped for the devices."""
+
+    config: Any
+    names: list[str]
+    grid_shape: tuple
+    points: np.ndarray
+    n_seeds: int
+    total: int
+    groups: list
+    signature: tuple
+
+    def configured(self, values):
+        if not self.names:
+            return self.config
+        return dataclasses.replace(self.config, **dict(zip(self.names, values)))
+
+    def result(self, out, compile_s: float, run_s: float) -> SweepResult:
+        def unflatten(x):
+            return x[: self.total].reshape(self.grid_shape + (self.n_seeds,) + x.shape[1:])
+
+        grid = {n: self.points[:, i].reshape(self.grid_shape) for i, n in enumerate(self.names)}
+        return SweepResult(jax.tree.map(unflatten, out), grid, compile_s, run_s)
+
+
+def _batch(config, keys, over, batch_size) -> _Batch:
+    """Seed keys times grid points, padded to fill every device, in groups; call inside
+    the config's precision context."""
+    names, grid_shape, points = _grid(over)
+    n_seeds = keys.shape[0]
+    flat_keys = jnp.tile(keys, points.shape[0])
+    flat_values = np.repeat(points, n_seeds, axis=0)
+    devices = jax.devices()
+    total = flat_keys.shape[0]
+    group = total if batch_size is None else batch_size
+    require(isinstance(group, int) and group >= 1, "batch_size", "a positive integer", batch_size)
+    group = math.ceil(min(group, total) / len(devices)) * len(devices)
+    n_groups = math.ceil(total / group)
+    # Pad by repeating runs (their results are dropped): every group fills every device.
+    padded = np.arange(n_groups * group) % total
+    flat_keys, flat_values = flat_keys[padded], flat_values[padded]
+    sharded = NamedSharding(Mesh(np.array(devices), ("seed",)), PartitionSpec("seed"))
+    values = jnp.asarray(flat_values)
+    groups = [
+        (
+            jax.device_put(flat_keys[i * group : (i + 1) * group], sharded),
+            jax.device_put(values[i * group : (i + 1) * group], sharded),
+        )
+        for i in range(n_groups)
+    ]
+    signature = (config, tuple(names), group, tuple(devices), jax.config.jax_enable_x64)
+    return _Batch(config, names, grid_shape, points, n_seeds, total, groups, signature)
+
+
 def sweep(
     experiment: Experiment | Callable[..., Any],
     config: Any,
@@ -107,6 +183,11 @@ def sweep(
     With `batch_size`, at most that many runs execute at once (the same compiled program
     is called once per group), which bounds memory.
 
+    A chunked experiment is driven in equal chunks of `chunk_size` steps (fewer if
+    `steps` is smaller): `advance` compiles once, and the history past `steps` of the
+    last chunk is dropped (its `advance` must leave the state unchanged past
+    `config.steps`, as [`Training`][jaxlab.Training] does).
+
     **Arguments:**
 
     - `experiment`: an [`Experiment`][jaxlab.Experiment], or a plain `run(config, key)`.
@@ -125,71 +206,36 @@ def sweep(
     if not isinstance(experiment, Experiment):
         experiment = Experiment("<run>", "", type(config), lambda *a: {}, run=experiment)
     keys = _seed_keys(seeds, key)
-    names, grid_shape, points = _grid(over)
-    n_seeds = keys.shape[0]
-    flat_keys = jnp.tile(keys, points.shape[0])
-    flat_values = np.repeat(points, n_seeds, axis=0)
-
-    devices = jax.devices()
-    total = flat_keys.shape[0]
-    group = total if batch_size is None else batch_size
-    require(isinstance(group, int) and group >= 1, "batch_size", "a positive integer", batch_size)
-    group = math.ceil(min(group, total) / len(devices)) * len(devices)
-    n_groups = math.ceil(total / group)
-    # Pad by repeating runs (their results are dropped): every group fills every device.
-    padded = np.arange(n_groups * group) % total
-    flat_keys, flat_values = flat_keys[padded], flat_values[padded]
-
-    mesh = Mesh(np.array(devices), ("seed",))
-    sharded = NamedSharding(mesh, PartitionSpec("seed"))
-
-    def configured(values):
-        return dataclasses.replace(config, **dict(zip(names, values))) if names else config
-
+    if experiment.chunked:
+        return _sweep_chunked(
+            _Chunked.of(experiment),
+            config,
+            keys,
+            over=over,
+            batch_size=batch_size,
+            progress=progress,
+            chunk_size=chunk_size,
+            checkpoint_dir=checkpoint_dir,
+        )
     with _x64_context(config):
-        values = jnp.asarray(flat_values)
-        groups = [
-            (
-                jax.device_put(flat_keys[i * group : (i + 1) * group], sharded),
-                jax.device_put(values[i * group : (i + 1) * group], sharded),
+        batch = _batch(config, keys, over, batch_size)
+        run = experiment.run
+        batched = jax.vmap(lambda k, v: run(batch.configured(v), k))
+        compiled, compile_s = _compile((run, batch.signature), batched, *batch.groups[0])
+        if progress:
+            print(
+                f"compiled in {compile_s:.1f} s; running {batch.total} run(s) on "
+                f"{len(jax.devices())} device(s)...",
+                file=sys.stderr,
+                flush=True,
             )
-            for i in range(n_groups)
-        ]
-        signature = (config, tuple(names), group, tuple(devices), jax.config.jax_enable_x64)
-        if experiment.chunked:
-            out, compile_s, run_s = _drive_chunks(
-                experiment,
-                config,
-                configured,
-                groups,
-                signature,
-                progress,
-                chunk_size,
-                checkpoint_dir,
-            )
-        else:
-            run = experiment.run
-            batched = jax.vmap(lambda k, v: run(configured(v), k))
-            compiled, compile_s = _compile((run, signature), batched, *groups[0])
-            if progress:
-                print(
-                    f"compiled in {compile_s:.1f} s; running {total} run(s) on "
-                    f"{len(devices)} device(s)...",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            out, run_s = [], 0.0
-            for g in _maybe_tqdm(groups, progress and n_groups > 1, "groups"):
-                result, seconds = _timed(compiled, *g)
-                out.append(result)
-                run_s += seconds
-            out = jax.tree.map(lambda *xs: jnp.concatenate(xs), *out)
-
-    def unflatten(x):
-        return x[:total].reshape(grid_shape + (n_seeds,) + x.shape[1:])
-
-    grid = {n: points[:, i].reshape(grid_shape) for i, n in enumerate(names)}
-    return SweepResult(jax.tree.map(unflatten, out), grid, compile_s, run_s)
+        out, run_s = [], 0.0
+        for g in _maybe_tqdm(batch.groups, progress and len(batch.groups) > 1, "groups"):
+            result, seconds = _timed(compiled, *g)
+            out.append(result)
+            run_s += seconds
+        out = jax.tree.map(lambda *xs: jnp.concatenate(xs), *out)
+    return batch.result(out, compile_s, run_s)
 
 
 def _maybe_tqdm(items, enabled: bool, unit: str, total: int | None = None):
@@ -210,10 +256,19 @@ def _non_finite(history: Any) -> jax.Array:
     return jnp.stack(flags).any(axis=0) if flags else jnp.zeros((), bool)
 
 
-def _drive_chunks(
-    experiment, config, configured, groups, signature, progress, chunk_size, checkpoint_dir
-):
-    """Run init/advance/finish per group, advancing `chunk_size` steps per call."""
+def _sweep_chunked(
+    parts: _Chunked,
+    config: Any,
+    keys: jax.Array,
+    *,
+    operand: Any = None,
+    over: Mapping[str, Sequence[float]] | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+    chunk_size: int = 1000,
+    checkpoint_dir: str | Path | None = None,
+) -> SweepResult:
+    """Run init/advance/finish per group of runs, advancing one chunk per compiled call."""
     steps = config.steps
     require(isinstance(steps, int) and steps >= 1, "steps", "a positive integer", steps)
     require(
@@ -223,56 +278,68 @@ def _drive_chunks(
         chunk_size,
     )
     chunk = min(chunk_size, steps)
-    init = jax.vmap(lambda k, v: experiment.init(configured(v), k))
-    finish = jax.vmap(lambda v, s: experiment.finish(configured(v), s))
-
-    def advance_fn(n):
-        return jax.vmap(lambda v, s: experiment.advance(configured(v), s, n))
-
-    compile_s = run_s = 0.0
-    c_init, seconds = _compile((experiment.init, signature), init, *groups[0])
-    compile_s += seconds
-    finals, histories = [], []
-    for index, (keys, values) in enumerate(groups):
-        state, seconds = _timed(c_init, keys, values)
-        run_s += seconds
-        done, history = 0, []
-        ckpt = Path(checkpoint_dir) / f"group{index}" if checkpoint_dir else None
-        if ckpt is not None and (loaded := load_checkpoint(ckpt, (state, keys))) is not None:
-            (saved_state, saved_keys), saved_done, saved_history = loaded
-            same_seeds = np.array_equal(jax.random.key_data(saved_keys), jax.random.key_data(keys))
-            if same_seeds and 0 < saved_done <= steps:
-                tree = jax.tree.structure(jax.eval_shape(advance_fn(chunk), values, state)[1])
-                state, done = saved_state, saved_done
-                history = [jax.tree.unflatten(tree, saved_history)]
-        bar = _maybe_tqdm(None, progress, "step", total=steps)
-        if progress:
-            bar.update(done)
-        while done < steps:
-            n = min(chunk, steps - done)
-            c_adv, seconds = _compile(
-                (experiment.advance, n, signature), advance_fn(n), values, state
-            )
-            compile_s += seconds
-            (state, chunk_history), seconds = _timed(c_adv, values, state)
-            run_s += seconds
-            history.append(chunk_history)
-            done += n
-            if ckpt is not None:
-                save_checkpoint(ckpt, (state, keys), done, history)
-            if progress:
-                bar.update(n)
-                bar.set_postfix(diverged=int(_non_finite(chunk_history).sum()))
-        if progress:
-            bar.close()
-        c_fin, seconds = _compile((experiment.finish, signature), finish, values, state)
+    with _x64_context(config):
+        batch = _batch(config, keys, over, batch_size)
+        configured = batch.configured
+        init = jax.vmap(lambda k, v, o: parts.init(configured(v), k, o), (0, 0, None))
+        advance = jax.vmap(
+            lambda v, s, o: parts.advance(configured(v), s, chunk, o), (0, 0, None)
+        )
+        finish = jax.vmap(lambda v, s, o: parts.finish(configured(v), s, o), (0, 0, None))
+        cache = (parts.identity, batch.signature, _shapes(operand))
+        compile_s = run_s = 0.0
+        keys0, values0 = batch.groups[0]
+        c_init, seconds = _compile(("init", cache), init, keys0, values0, operand)
         compile_s += seconds
-        final, seconds = _timed(c_fin, values, state)
-        run_s += seconds
-        finals.append(final)
-        histories.append(jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *history))
-    out = {
-        "final": jax.tree.map(lambda *xs: jnp.concatenate(xs), *finals),
-        "history": jax.tree.map(lambda *xs: jnp.concatenate(xs), *histories),
-    }
-    return out, compile_s, run_s
+        finals, histories = [], []
+        for index, (keys, values) in enumerate(batch.groups):
+            state, seconds = _timed(c_init, keys, values, operand)
+            run_s += seconds
+            done, history = 0, []
+            ckpt = Path(checkpoint_dir) / f"group{index}" if checkpoint_dir else None
+            if ckpt is not None and (loaded := load_checkpoint(ckpt, (state, keys))) is not None:
+                (saved_state, saved_keys), saved_done, saved_history = loaded
+                same_seeds = np.array_equal(
+                    jax.random.key_data(saved_keys), jax.random.key_data(keys)
+                )
+                if same_seeds and 0 < saved_done <= steps:
+                    shape = jax.eval_shape(advance, values, state, operand)[1]
+                    state, done = saved_state, saved_done
+                    history = [jax.tree.unflatten(jax.tree.structure(shape), saved_history)]
+            bar = _maybe_tqdm(None, progress, "step", total=steps)
+            if progress:
+                bar.update(done)
+            while done < steps:
+                c_adv, seconds = _compile(("advance", chunk, cache), advance, values, state, operand)
+                compile_s += seconds
+                (state, chunk_history), seconds = _timed(c_adv, values, state, operand)
+                run_s += seconds
+                history.append(chunk_history)
+                n = min(chunk, steps - done)
+                done += n
+                if ckpt is not None:
+                    save_checkpoint(ckpt, (state, keys), done, history)
+                if progress:
+                    bar.update(n)
+                    bar.set_postfix(diverged=int(_non_finite(chunk_history).sum()))
+            if progress:
+                bar.close()
+            c_fin, seconds = _compile(("finish", cache), finish, values, state, operand)
+            compile_s += seconds
+            final, seconds = _timed(c_fin, values, state, operand)
+            run_s += seconds
+            finals.append(final)
+            joined = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *history)
+            histories.append(jax.tree.map(lambda x: x[:, :steps], joined))
+        out = {
+            "final": jax.tree.map(lambda *xs: jnp.concatenate(xs), *finals),
+            "history": jax.tree.map(lambda *xs: jnp.concatenate(xs), *histories),
+        }
+    return batch.result(out, compile_s, run_s)
+
+
+def _shapes(tree: Any) -> tuple:
+    """The structure, shapes and dtypes of a pytree of arrays (hashable)."""
+    leaves, treedef = jax.tree.flatten(tree)
+    dtype = lambda x: x.dtype if hasattr(x, "dtype") else jnp.result_type(x)
+    return treedef, tuple((jnp.shape(x), str(dtype(x))) for x in leaves)

@@ -1,8 +1,12 @@
-"""`fit`: an optax training loop as `lax.scan` over chunks, vmapped over seeds."""
+"""Training: models split into trained and carried arrays, one optax step, and `fit`.
+
+The step here is the only training step in jaxlab: [`fit`][jaxlab.fit] scans it for one
+model, and [`Training`][jaxlab.Training] for several named models side by side.
+"""
 
 import dataclasses
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +14,28 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Bool, Float, PRNGKeyArray, PyTree
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
-from ._experiment import Experiment, require
-from ._sweep import _seed_keys, sweep
+from ._experiment import require
+from ._sweep import _Chunked, _seed_keys, _shapes, _sweep_chunked
+
+
+class Setting(eqx.Module):
+    """A fixed setting of a model (a tolerance, a step size, a noise level): an array leaf
+    that jaxlab never trains, whatever the optimizer.
+
+    [`split_model`][jaxlab.split_model] leaves it out of the trained parameters and carries
+    it with the model's other arrays, so a new value does not recompile; `read()` returns it
+    behind `stop_gradient`.
+    """
+
+    value: Array
+
+    def __init__(self, value: ArrayLike):
+        self.value = jnp.asarray(value, dtype=float)
+
+    def read(self) -> Array:
+        return jax.lax.stop_gradient(self.value)
 
 
 def _is_nnx(model: Any) -> bool:
@@ -21,23 +43,109 @@ def _is_nnx(model: Any) -> bool:
     return nnx is not None and isinstance(model, nnx.Module)
 
 
-def split_model(model: Any) -> tuple[PyTree, Callable[[PyTree], Any]]:
-    """Split a model into `(trainable arrays, merge)`: `merge(arrays)` rebuilds it.
+def _is_setting(x: Any) -> bool:
+    return isinstance(x, Setting)
+
+
+def _is_array(x: Any) -> bool:
+    """An array, or the shape of one (a model built under `eqx.filter_eval_shape`)."""
+    return eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)
+
+
+def _trained(x: Any) -> bool:
+    return _is_array(x) and not _is_setting(x) and jnp.issubdtype(x.dtype, jnp.inexact)
+
+
+def _hashable(value: Any) -> Hashable:
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return ("id", id(value))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ModelLayout:
+    """How one model splits into `(params, buffers)` and back, with its fixed structure.
+
+    - `params`: the trained arrays: the `nnx.Param` variables of a `flax.nnx` module, the
+      floating-point arrays (outside any [`Setting`][jaxlab.Setting]) of anything else.
+    - `buffers`: every other array (settings, integer arrays, an nnx module's batch
+      statistics and RNG state). They are carried per seed in the training state; an nnx
+      module's buffers are read back after each loss call, so dropout RNGs advance and
+      BatchNorm statistics update.
+
+    Two layouts compare equal when the models share structure, shapes and static parts:
+    compiled programs are cached on that.
+    """
+
+    merge_fn: Callable[[PyTree, PyTree], Any]
+    buffers_fn: Callable[[Any], PyTree]
+    key: Hashable
+
+    def merge(self, params: PyTree, buffers: PyTree) -> Any:
+        """The model with these parameters and buffers."""
+        return self.merge_fn(params, buffers)
+
+    def buffers(self, model: Any) -> PyTree:
+        """A model's current buffers (after a call that may have updated them)."""
+        return self.buffers_fn(model)
+
+    def __eq__(self, other):
+        return isinstance(other, ModelLayout) and self.key == other.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+
+def split_model(model: Any) -> tuple[PyTree, PyTree, ModelLayout]:
+    """Split a model into `(params, buffers, layout)`; `layout.merge(params, buffers)`
+    rebuilds it (see [`ModelLayout`][jaxlab.ModelLayout]).
 
     A `flax.nnx` module trains its `nnx.Param` variables; any other pytree (an equinox
-    module) trains its floating-point arrays.
+    module) trains its floating-point arrays, except those wrapped in a
+    [`Setting`][jaxlab.Setting].
     """
     if _is_nnx(model):
         from flax import nnx
 
-        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-        return params, lambda p: nnx.merge(graphdef, p, rest)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    return params, lambda p: eqx.combine(p, static)
+        graphdef, params, buffers = nnx.split(model, nnx.Param, ...)
+
+        def merge(p, b):
+            return nnx.merge(graphdef, p, b)
+
+        def current(m):
+            return nnx.split(m, nnx.Param, ...)[2]
+
+        key = ("nnx", graphdef, _shapes(params), _shapes(buffers))
+        return params, buffers, ModelLayout(merge, current, key)
+    arrays, static = eqx.partition(model, _is_array)
+    params, buffers = eqx.partition(arrays, _trained, is_leaf=_is_setting)
+    static_leaves, static_def = jax.tree.flatten(static)
+    key = (
+        "pytree",
+        static_def,
+        tuple(_hashable(x) for x in static_leaves),
+        _shapes(params),
+        _shapes(buffers),
+    )
+
+    def merge(p, b):
+        return eqx.combine(p, b, static, is_leaf=_is_setting)
+
+    return params, buffers, ModelLayout(merge, lambda m: buffers_of(m), key)
+
+
+def buffers_of(model: Any) -> PyTree:
+    """The buffers (non-trained arrays) of an equinox model or pytree."""
+    arrays = eqx.filter(model, _is_array)
+    return eqx.filter(arrays, lambda x: not _trained(x), is_leaf=_is_setting)
 
 
 def sampler(data: Any, batch_size: int | None = None) -> Callable[[PRNGKeyArray], Any]:
-    """`data` as a pure `sample(key) -> batch` (see [`fit`][jaxlab.fit])."""
+    """`data` as a pure `sample(key) -> batch` (see [`fit`][jaxlab.fit]): a sampler is
+    returned as it is, None gives `None` batches, and arrays with a leading example axis
+    give the whole set, or minibatches of `batch_size` drawn without replacement."""
     if callable(data):
         return data
     if data is None:
@@ -62,13 +170,79 @@ def sampler(data: Any, batch_size: int | None = None) -> Callable[[PRNGKeyArray]
 
 
 class FitState(eqx.Module):
-    """The carry of one seed's training loop."""
+    """The carry of one seed's training of one model.
+
+    `params` are trained, `buffers` carried (see [`ModelLayout`][jaxlab.ModelLayout]);
+    `step` counts the steps taken, `diverged` is set by the first non-finite loss or
+    gradient, and `key` draws the batches and loss keys.
+    """
 
     params: PyTree
+    buffers: PyTree
     opt_state: PyTree
-    step: Array
+    step: Int[Array, ""]
     diverged: Bool[Array, ""]
     key: PRNGKeyArray
+
+
+def init_state(
+    model: Any, optimizer: optax.GradientTransformation, key: PRNGKeyArray
+) -> FitState:
+    """The training state of one model at step 0."""
+    params, buffers, _ = split_model(model)
+    zero = jnp.zeros((), jnp.int32)
+    return FitState(params, buffers, optimizer.init(params), zero, jnp.array(False), key)
+
+
+def _all_finite(tree: PyTree) -> Bool[Array, ""]:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def train_chunk(
+    state: FitState,
+    n_steps: int,
+    *,
+    loss: Callable[[Any, Any, PRNGKeyArray], tuple[Array, Any]],
+    layout: ModelLayout,
+    optimizer: optax.GradientTransformation,
+    sample: Callable[[PRNGKeyArray], Any],
+    total_steps: int | None = None,
+) -> tuple[FitState, tuple[Float[Array, " n_steps"], Any]]:
+    """`n_steps` optimizer steps of one model as a `lax.scan`.
+
+    Step $t$ draws `sample(k_batch)` and calls `loss(model, batch, k_loss)` with keys from
+    `fold_in(state.key, t)`, then applies the optimizer to the gradient with respect to
+    the parameters (never the buffers, which are read back from the model after the call).
+    A non-finite loss or gradient sets `diverged`; the state then stays frozen and the loss
+    reads NaN. Steps from `total_steps` on leave the state unchanged (so a run can be
+    driven in equal chunks whatever its length). Returns the state and the per-step
+    `(loss, aux)`.
+    """
+
+    def objective(params, buffers, batch, key):
+        model = layout.merge(params, buffers)
+        value, aux = loss(model, batch, key)
+        return value, (aux, layout.buffers(model))
+
+    def step(state: FitState, _):
+        batch_key, loss_key = jax.random.split(jax.random.fold_in(state.key, state.step))
+        (value, (aux, buffers)), grads = jax.value_and_grad(objective, has_aux=True)(
+            state.params, state.buffers, sample(batch_key), loss_key
+        )
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        active = jnp.array(True) if total_steps is None else state.step < total_steps
+        diverged = state.diverged | (active & ~(jnp.isfinite(value) & _all_finite(grads)))
+        keep = diverged | ~active
+        new = FitState(params, buffers, opt_state, state.step, diverged, state.key)
+        kept = jax.tree.map(lambda n, o: jnp.where(keep, o, n), new, state)
+        kept = eqx.tree_at(
+            lambda s: (s.step, s.diverged), kept, (state.step + active, diverged)
+        )
+        return kept, (jnp.where(keep, jnp.nan, value), aux)
+
+    return jax.lax.scan(step, state, None, length=n_steps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +257,7 @@ class FitResult:
     **Fields:**
 
     - `params`: the trained parameters of every seed (stacked).
+    - `buffers`: the carried arrays of every seed (settings, batch statistics, RNG state).
     - `losses`: `(seeds, steps)` loss per step; NaN from the step a seed diverged.
     - `aux`: the loss function's auxiliary output per step, `(seeds, steps, ...)`.
     - `diverged`: `(seeds,)`; a diverged seed keeps its last finite parameters.
@@ -90,62 +265,18 @@ class FitResult:
     """
 
     params: PyTree
+    buffers: PyTree
     losses: Float[Array, "seeds steps"]
     aux: PyTree
     diverged: Bool[Array, " seeds"]
     compile_seconds: float
     run_seconds: float
-    merge: Callable[[PyTree], Any]
+    layout: ModelLayout
 
     def model(self, seed: int) -> Any:
         """The trained model of one seed."""
-        return self.merge(jax.tree.map(lambda x: x[seed], self.params))
-
-
-def init_state(params: PyTree, optimizer: optax.GradientTransformation, key) -> FitState:
-    """The training state of one seed at step 0; `key` draws its batches and loss keys."""
-    zero = jnp.zeros((), jnp.int32)
-    return FitState(params, optimizer.init(params), zero, jnp.array(False), key)
-
-
-def train_chunk(
-    state: FitState,
-    n_steps: int,
-    *,
-    loss: Callable[[Any, Any, PRNGKeyArray], tuple[Array, Any]],
-    merge: Callable[[PyTree], Any],
-    optimizer: optax.GradientTransformation,
-    sample: Callable[[PRNGKeyArray], Any],
-) -> tuple[FitState, tuple[Array, Any]]:
-    """`n_steps` optimizer steps of one seed as a `lax.scan`: the `advance` of
-    [`fit`][jaxlab.fit], for experiments written as init/advance/finish.
-
-    Step $t$ draws `sample(k_batch)` and calls `loss(merge(params), batch, k_loss)`
-    with keys from `fold_in(state.key, t)`. A non-finite loss or gradient sets
-    `diverged`, after which the parameters stay frozen and the loss reads NaN.
-    Returns the new state and the per-step `(loss, aux)`.
-    """
-
-    def objective(params, batch, key):
-        return loss(merge(params), batch, key)
-
-    def step(state: FitState, _):
-        batch_key, loss_key = jax.random.split(jax.random.fold_in(state.key, state.step))
-        (value, aux), grads = jax.value_and_grad(objective, has_aux=True)(
-            state.params, sample(batch_key), loss_key
-        )
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        finite = jnp.isfinite(value) & jnp.all(
-            jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
-        )
-        diverged = state.diverged | ~finite
-        new = FitState(params, opt_state, state.step + 1, diverged, state.key)
-        kept = jax.tree.map(lambda n, o: jnp.where(diverged, o, n), new, state)
-        kept = eqx.tree_at(lambda s: (s.step, s.diverged), kept, (state.step + 1, diverged))
-        return kept, (jnp.where(diverged, jnp.nan, value), aux)
-
-    return jax.lax.scan(step, state, None, length=n_steps)
+        pick = lambda tree: jax.tree.map(lambda x: x[seed], tree)
+        return self.layout.merge(pick(self.params), pick(self.buffers))
 
 
 def fit(
@@ -166,16 +297,21 @@ def fit(
 
     Each seed's key is split into a model key (for `init_model`) and a data key; step
     $t$ uses `fold_in(data_key, t)`. Training runs as `lax.scan` over chunks of
-    `chunk_size` steps; between chunks a progress bar is updated and, with
-    `checkpoint_dir`, the state is saved (a rerun resumes from it). A seed whose loss or
-    gradient turns non-finite is flagged `diverged` and frozen; the others go on.
+    `chunk_size` steps (every chunk the same length: one compiled program); between
+    chunks a progress bar is updated and, with `checkpoint_dir`, the state is saved (a
+    rerun resumes from it). A seed whose loss or gradient turns non-finite is flagged
+    `diverged` and frozen; the others go on.
+
+    Data arrays are arguments of the compiled program, not constants in it: a second call
+    with the same `loss`, `init_model` and `optimizer` objects and data of the same shapes
+    runs without compiling again.
 
     **Arguments:**
 
     - `loss`: `loss(model, batch, key) -> (loss, aux)`, for one batch.
     - `init_model`: `init_model(key) -> model`, an equinox module or any pytree of
       arrays, or a `flax.nnx` module (trained through `nnx.split`/`nnx.merge`; only
-      `nnx.Param` variables are trained).
+      `nnx.Param` variables are trained, its other state is carried per seed).
     - `optimizer`: an optax `GradientTransformation`.
     - `data`: a pure sampler `data(key) -> batch`, a pytree of arrays with a leading
       example axis (full batch, or random minibatches of `batch_size`), or None (the
@@ -187,32 +323,41 @@ def fit(
     """
     require(isinstance(steps, int) and steps >= 1, "steps", "a positive integer", steps)
     keys = _seed_keys(seeds, key)
-    _, merge = split_model(init_model(keys[0]))
-    sample = sampler(data, batch_size)
+    _, _, layout = split_model(init_model(keys[0]))
+    arrays = None if callable(data) else data
+    sampler(arrays, batch_size)  # validates data and batch_size
+    fixed_sampler = data if callable(data) else None
 
-    def init(config, seed_key):
+    def init(config, seed_key, operand):
         model_key, data_key = jax.random.split(seed_key)
-        params, _ = split_model(init_model(model_key))
-        return init_state(params, optimizer, data_key)
+        return init_state(init_model(model_key), optimizer, data_key)
 
-    def advance(config, state, n_steps):
+    def advance(config, state, n_steps, operand):
+        sample = fixed_sampler or sampler(operand, batch_size)
         return train_chunk(
-            state, n_steps, loss=loss, merge=merge, optimizer=optimizer, sample=sample
+            state,
+            n_steps,
+            loss=loss,
+            layout=layout,
+            optimizer=optimizer,
+            sample=sample,
+            total_steps=config.steps,
         )
 
-    def finish(config, state):
-        return state.params, state.diverged
+    def finish(config, state, operand):
+        return state.params, state.buffers, state.diverged
 
-    experiment = Experiment(
-        "fit", "", _FitConfig, lambda *a: {}, init=init, advance=advance, finish=finish
-    )
-    out = sweep(
-        experiment,
+    identity = ("fit", loss, init_model, optimizer, layout, batch_size, fixed_sampler)
+    out = _sweep_chunked(
+        _Chunked(init, advance, finish, identity),
         _FitConfig(steps),
         keys,
+        operand=arrays,
         progress=progress,
         chunk_size=chunk_size,
         checkpoint_dir=checkpoint_dir,
     )
-    (params, diverged), (losses, aux) = out.results["final"], out.results["history"]
-    return FitResult(params, losses, aux, diverged, out.compile_seconds, out.run_seconds, merge)
+    (params, buffers, diverged), (losses, aux) = out.results["final"], out.results["history"]
+    return FitResult(
+        params, buffers, losses, aux, diverged, out.compile_seconds, out.run_seconds, layout
+    )

@@ -76,9 +76,11 @@ def _init(config, key):
 
 
 def _advance(config, state, n_steps):
+    # The sweep calls advance in equal chunks: steps past config.steps change nothing.
     def step(state, _):
-        x = state["x"] * config.scale
-        return {"x": x, "t": state["t"] + 1}, x
+        active = state["t"] < config.steps
+        x = jnp.where(active, state["x"] * config.scale, state["x"])
+        return {"x": x, "t": state["t"] + active}, x
 
     return jax.lax.scan(step, state, None, length=n_steps)
 
