@@ -282,9 +282,7 @@ def _sweep_chunked(
         batch = _batch(config, keys, over, batch_size)
         configured = batch.configured
         init = jax.vmap(lambda k, v, o: parts.init(configured(v), k, o), (0, 0, None))
-        advance = jax.vmap(
-            lambda v, s, o: parts.advance(configured(v), s, chunk, o), (0, 0, None)
-        )
+        advance = jax.vmap(lambda v, s, o: parts.advance(configured(v), s, chunk, o), (0, 0, None))
         finish = jax.vmap(lambda v, s, o: parts.finish(configured(v), s, o), (0, 0, None))
         cache = (parts.identity, batch.signature, _shapes(operand))
         compile_s = run_s = 0.0
@@ -310,7 +308,9 @@ def _sweep_chunked(
             if progress:
                 bar.update(done)
             while done < steps:
-                c_adv, seconds = _compile(("advance", chunk, cache), advance, values, state, operand)
+                c_adv, seconds = _compile(
+                    ("advance", chunk, cache), advance, values, state, operand
+                )
                 compile_s += seconds
                 (state, chunk_history), seconds = _timed(c_adv, values, state, operand)
                 run_s += seconds

@@ -112,7 +112,7 @@ def split_model(model: Any) -> tuple[PyTree, PyTree, ModelLayout]:
         graphdef, params, buffers = nnx.split(model, nnx.Param, ...)
 
         def merge(p, b):
-            return nnx.merge(graphdef, p, b)
+            return nnx.merge(graphdef, p, b, copy=True)
 
         def current(m):
             return nnx.split(m, nnx.Param, ...)[2]
@@ -185,9 +185,7 @@ class FitState(eqx.Module):
     key: PRNGKeyArray
 
 
-def init_state(
-    model: Any, optimizer: optax.GradientTransformation, key: PRNGKeyArray
-) -> FitState:
+def init_state(model: Any, optimizer: optax.GradientTransformation, key: PRNGKeyArray) -> FitState:
     """The training state of one model at step 0."""
     params, buffers, _ = split_model(model)
     zero = jnp.zeros((), jnp.int32)
@@ -237,9 +235,7 @@ def train_chunk(
         keep = diverged | ~active
         new = FitState(params, buffers, opt_state, state.step, diverged, state.key)
         kept = jax.tree.map(lambda n, o: jnp.where(keep, o, n), new, state)
-        kept = eqx.tree_at(
-            lambda s: (s.step, s.diverged), kept, (state.step + active, diverged)
-        )
+        kept = eqx.tree_at(lambda s: (s.step, s.diverged), kept, (state.step + active, diverged))
         return kept, (jnp.where(keep, jnp.nan, value), aux)
 
     return jax.lax.scan(step, state, None, length=n_steps)

@@ -57,7 +57,12 @@ def test_second_call_does_not_recompile():
 
 
 def test_over_grid_is_vmapped_without_recompiling():
+    traces = len(TRACES)
     out = jaxlab.sweep(run, Config(), 3, key=0, over={"scale": [1.0, 2.0, 3.0], "steps": [7, 8]})
+    assert len(TRACES) == traces + 1  # six grid points, one trace
+    other = jaxlab.sweep(run, Config(), 3, key=0, over={"scale": [4.0, 5.0, 6.0], "steps": [1, 2]})
+    assert len(TRACES) == traces + 1 and other.compile_seconds == 0.0
+    np.testing.assert_allclose(other.results["x"][0, 0], 4.0 * out.results["x"][0, 0], rtol=1e-6)
     assert out.results["x"].shape == (3, 2, 3, 3)
     assert out.grid["scale"].shape == (3, 2)
     base = jaxlab.sweep(run, Config(scale=1.0), 3, key=0).results["x"]

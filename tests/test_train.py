@@ -137,24 +137,123 @@ class WithBatchNorm(nnx.Module):
         self.norm = nnx.BatchNorm(1, rngs=rngs)
 
     def __call__(self, x):
-        return self.norm(self.linear(x), use_running_average=True)
+        return self.norm(self.linear(x))
 
 
-def test_nnx_trains_only_params():
+def test_nnx_batchnorm_statistics_are_carried_per_seed_and_not_trained():
+    # With a zero learning rate the batch mean b of the linear layer's output is fixed, so
+    # after T steps the running mean (momentum 0.99, from 0) is exactly (1 - 0.99^T) b.
     def loss(model, batch, key):
-        return jnp.mean((jax.vmap(model)(batch) - 1.0) ** 2), None
+        return jnp.mean((model(batch) - 1.0) ** 2), None
 
+    data = 3.0 + jax.random.normal(jax.random.key(0), (32, 2))
+    steps = 20
     out = jaxlab.fit(
-        loss,
-        lambda key: WithBatchNorm(nnx.Rngs(key)),
-        optax.sgd(0.1),
-        jnp.ones((4, 2)),
-        steps=5,
+        loss, lambda key: WithBatchNorm(nnx.Rngs(key)), optax.sgd(0.0), data, steps=steps,
         seeds=2,
-    )
+    )  # fmt: skip
     trained = {
         "/".join(map(str, path)) for path, _ in jax.tree_util.tree_leaves_with_path(out.params)
     }
     assert not any("mean" in p or "var" in p for p in trained), trained
-    model = out.model(1)
-    np.testing.assert_array_equal(model.norm.mean[...], 0.0)  # batch statistics untouched
+    means = []
+    for seed in range(2):
+        model = out.model(seed)
+        batch_mean = float(jnp.mean(model.linear(data)))
+        means.append(float(model.norm.mean[...][0]))
+        np.testing.assert_allclose(means[-1], (1 - 0.99**steps) * batch_mean, rtol=1e-4)
+    assert abs(means[0] - means[1]) > 1e-3, means  # each seed has its own statistics
+
+
+class WithDropout(nnx.Module):
+    def __init__(self, rngs: nnx.Rngs):
+        self.scale = nnx.Param(jnp.ones(64))
+        self.dropout = nnx.Dropout(0.5, rngs=rngs)
+
+    def __call__(self, x):
+        return self.dropout(self.scale[...] * x)
+
+
+def test_nnx_dropout_masks_differ_between_steps_and_seeds():
+    # aux records which of the 64 units dropout kept at each step.
+    def loss(model, batch, key):
+        kept = model(jnp.ones(64)) != 0
+        return jnp.mean(model(jnp.ones(64)) ** 2), kept
+
+    out = jaxlab.fit(
+        loss, lambda key: WithDropout(nnx.Rngs(key)), optax.sgd(0.0), None, steps=6, seeds=2
+    )
+    masks = np.asarray(out.aux)  # (seeds, steps, 64)
+    assert masks.shape == (2, 6, 64)
+    assert 0.2 < masks.mean() < 0.8
+    for seed in range(2):
+        assert len({m.tobytes() for m in masks[seed]}) == 6  # a new mask at every step
+    assert not np.array_equal(masks[0], masks[1])  # and per seed
+    # The RNG counter advanced per seed, and is carried in the buffers, not trained.
+    counts = out.buffers["dropout"]["rngs"]["count"][...]
+    np.testing.assert_array_equal(counts, [12, 12])  # two dropout calls per step
+
+
+def test_settings_never_reach_the_optimizer():
+    class Scaled(eqx.Module):
+        weight: jax.Array
+        tolerance: jaxlab.Setting
+
+        def __call__(self, x):
+            return self.weight * x + 0 * self.tolerance.read()
+
+    def loss(model, batch, key):
+        return jnp.mean((model(batch) - 2 * batch) ** 2), None
+
+    init = lambda key: Scaled(jax.random.normal(key, ()), jaxlab.Setting(0.25))
+    out = jaxlab.fit(
+        loss, init, optax.adamw(0.1, weight_decay=0.5), jnp.arange(4.0), steps=50, seeds=2
+    )
+    assert jax.tree.leaves(out.params)[0].shape == (2,)
+    np.testing.assert_array_equal(out.buffers.tolerance.value, [0.25, 0.25])
+    assert out.model(1).tolerance.value == 0.25
+
+
+COUNT = {"loss": 0}
+
+
+def counted_loss(model, batch, key):
+    COUNT["loss"] += 1  # runs once per trace
+    pred = jax.vmap(model)(batch["x"])[:, 0]
+    return jnp.mean((pred - batch["y"]) ** 2), None
+
+
+def linear_model(key):
+    return eqx.nn.Linear(3, 1, key=key)
+
+
+ADAM = optax.adam(0.05)
+
+
+def test_fit_second_call_does_not_compile_and_data_is_an_argument():
+    first_data = regression_data(jax.random.key(3))
+    second_data = regression_data(jax.random.key(4))
+    first = jaxlab.fit(counted_loss, linear_model, ADAM, first_data, steps=30, seeds=2)
+    traces = COUNT["loss"]
+    second = jaxlab.fit(counted_loss, linear_model, ADAM, second_data, steps=30, seeds=2)
+    assert COUNT["loss"] == traces and second.compile_seconds == 0.0
+    # New data values are used (not constants baked into the first program).
+    assert not np.allclose(first.losses, second.losses)
+    direct = counted_loss(second.model(0), second_data, None)[0]
+    np.testing.assert_allclose(second.losses[0, -1], direct, rtol=0.2)
+
+
+def test_uneven_last_chunk_does_not_compile_advance_again():
+    traces = COUNT["loss"]
+    out = jaxlab.fit(
+        counted_loss, linear_model, ADAM, regression_data(jax.random.key(5)),
+        steps=1500, chunk_size=1000,
+    )  # fmt: skip
+    assert COUNT["loss"] == traces + 1  # one trace of advance: 1000 + 500 masked steps
+    assert out.losses.shape == (1, 1500) and np.all(np.isfinite(out.losses))
+    steps = jaxlab.fit(
+        counted_loss, linear_model, ADAM, regression_data(jax.random.key(5)),
+        steps=1500, chunk_size=1500,
+    )  # fmt: skip
+    np.testing.assert_allclose(out.losses, steps.losses, rtol=1e-5)
+    np.testing.assert_allclose(out.params.weight, steps.params.weight, rtol=1e-5)
