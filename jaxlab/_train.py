@@ -212,6 +212,8 @@ def train_chunk(
     Step $t$ draws `sample(k_batch)` and calls `loss(model, batch, k_loss)` with keys from
     `fold_in(state.key, t)`, then applies the optimizer to the gradient with respect to
     the parameters (never the buffers, which are read back from the model after the call).
+    Optimizers that take extra arguments get `value`, `grad` and `value_fn` (the loss of
+    the parameters on this batch), so `optax.lbfgs` and its line search work.
     A non-finite loss or gradient sets `diverged`; the state then stays frozen and the loss
     reads NaN. Steps from `total_steps` on leave the state unchanged (so a run can be
     driven in equal chunks whatever its length). Returns the state and the per-step
@@ -225,10 +227,16 @@ def train_chunk(
 
     def step(state: FitState, _):
         batch_key, loss_key = jax.random.split(jax.random.fold_in(state.key, state.step))
+        batch = sample(batch_key)
         (value, (aux, buffers)), grads = jax.value_and_grad(objective, has_aux=True)(
-            state.params, state.buffers, sample(batch_key), loss_key
+            state.params, state.buffers, batch, loss_key
         )
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        extra = {}
+        if isinstance(optimizer, optax.GradientTransformationExtraArgs):
+            # Line searches (optax.lbfgs) evaluate the loss on the same batch and key.
+            value_fn = lambda p: objective(p, state.buffers, batch, loss_key)[0]
+            extra = dict(value=value, grad=grads, value_fn=value_fn)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params, **extra)
         params = optax.apply_updates(state.params, updates)
         active = jnp.array(True) if total_steps is None else state.step < total_steps
         diverged = state.diverged | (active & ~(jnp.isfinite(value) & _all_finite(grads)))

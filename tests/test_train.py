@@ -257,3 +257,15 @@ def test_uneven_last_chunk_does_not_compile_advance_again():
     )  # fmt: skip
     np.testing.assert_allclose(out.losses, steps.losses, rtol=1e-5)
     np.testing.assert_allclose(out.params.weight, steps.params.weight, rtol=1e-5)
+
+
+def test_lbfgs_with_line_search_solves_least_squares():
+    data = regression_data(jax.random.key(6))
+    out = jaxlab.fit(
+        mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.lbfgs(), data, steps=30, seeds=2
+    )
+    design = np.c_[np.asarray(data["x"]), np.ones(64)]
+    solution = np.linalg.lstsq(design, np.asarray(data["y"]), rcond=None)[0]
+    for seed in range(2):
+        np.testing.assert_allclose(out.model(seed).weight[0], solution[:3], atol=1e-4)
+    assert np.all(out.losses[:, -1] < 1e-8)
