@@ -54,8 +54,9 @@ def test_run_writes_a_complete_results_folder(capsys, tmp_path):
         "asymmetric_over/alpha=0.2/final_error",
         "asymmetric_onestep/alpha=0.2/rate",
         "asymmetric_onestep/alpha=0.4/final_error",
-        "scaledgd/rate",
-        "precgd/rate",
+        "asymmetric_over/alpha=0.4/fit_start",
+        "scaledgd/asymmetric_over/alpha=0.4/final_error",
+        "precgd/symmetric_over/alpha=0.2/rate",
     ):
         entry = metrics["summary"][key]
         assert set(entry) == {"mean", "std", "min", "max", "per_seed", "diverged"}

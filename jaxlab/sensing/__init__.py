@@ -9,6 +9,7 @@ from ._algorithms import (
     l1_subgradient as l1_subgradient,
     prec_gd as prec_gd,
     preconditioned_gd as preconditioned_gd,
+    preconditioned_symmetric_gd as preconditioned_symmetric_gd,
     rebalance as rebalance,
     scaled_gd as scaled_gd,
     small_init as small_init,
@@ -26,6 +27,7 @@ from ._problems import (
 )
 from ._rates import (
     convergence_rate as convergence_rate,
+    fit_window as fit_window,
     loglog_slope as loglog_slope,
     power_law_exponent as power_law_exponent,
 )

@@ -108,15 +108,24 @@ def add_gaussian_noise(
 
 
 def add_outliers(
-    problem: SensingProblem, key: PRNGKeyArray, fraction: ArrayLike, magnitude: float = 10.0
+    problem: SensingProblem,
+    key: PRNGKeyArray,
+    fraction: ArrayLike,
+    magnitude: float = 10.0,
+    *,
+    mode: str = "add",
 ) -> SensingProblem:
-    r"""Corrupt each measurement independently with probability `fraction`: the clean
-    value is replaced by $c\,\|y^\star\|_\infty\,u$ with $u \sim U[-1, 1]$ and
-    $c$ = `magnitude` (gross outliers, independent of the operator).
+    r"""Corrupt each measurement independently with probability `fraction` by an outlier
+    $s_i = c\,\|y^\star\|_\infty\,u_i$, $u_i \sim U[-1, 1]$, $c$ = `magnitude`, drawn
+    independently of the operator. `mode="add"` (Ma & Fattahi's model) observes
+    $y_i + s_i$; `mode="replace"` observes $s_i$ in place of $y_i$.
     """
+    if mode not in ("add", "replace"):
+        raise ValueError(f"mode: one of add, replace, got {mode!r}")
     k_mask, k_value = jax.random.split(key)
     y = problem.observations
     mask = jax.random.bernoulli(k_mask, fraction, y.shape)
     scale = magnitude * jnp.max(jnp.abs(y))
     outliers = scale * jax.random.uniform(k_value, y.shape, y.dtype, -1.0, 1.0)
-    return eqx.tree_at(lambda p: p.observations, problem, jnp.where(mask, outliers, y))
+    corrupted = y + outliers if mode == "add" else outliers
+    return eqx.tree_at(lambda p: p.observations, problem, jnp.where(mask, corrupted, y))

@@ -3,25 +3,31 @@
 import numpy as np
 
 
-def convergence_rate(errors, upper: float = 1e-3, lower: float = 1e-10) -> float:
-    r"""Least-squares slope of $\ln e_t$ against $t$ (negative when converging).
-
-    The fit covers the stretch from the first iteration with $e_t \le$ `upper` to the
-    first with $e_t \le$ `lower`. If the error never reaches `lower` (or reaches it in
-    fewer than three iterations from `upper`), the fit covers the last half of the run.
-    NaN if the curve is not finite (a diverged run).
-    """
+def fit_window(errors, upper: float = 1e-3, lower: float = 1e-6) -> tuple[int, int] | None:
+    r"""The iterations `(start, end)` of the error band: `start` is the first $t$ with
+    $e_t \le$ `upper`, `end` the first with $e_t \le$ `lower`. None if the curve never
+    reaches `lower`, spans fewer than three iterations, or is not finite."""
     errors = np.asarray(errors, dtype=float)
     if not np.all(np.isfinite(errors)) or np.any(errors <= 0):
-        return float("nan")
+        return None
     below_upper = np.flatnonzero(errors <= upper)
     below_lower = np.flatnonzero(errors <= lower)
-    if below_lower.size and below_upper.size and below_lower[0] - below_upper[0] >= 2:
-        start, stop = below_upper[0], below_lower[0] + 1
-    else:
-        start, stop = len(errors) // 2, len(errors)
-    t = np.arange(start, stop)
-    return float(np.polyfit(t, np.log(errors[start:stop]), 1)[0])
+    if not (below_lower.size and below_upper.size) or below_lower[0] - below_upper[0] < 2:
+        return None
+    return int(below_upper[0]), int(below_lower[0])
+
+
+def convergence_rate(errors, upper: float = 1e-3, lower: float = 1e-6) -> float:
+    r"""Least-squares slope of $\ln e_t$ against $t$ over the error band from `upper` down
+    to `lower` ([`fit_window`][jaxlab.sensing.fit_window]): negative when converging. Every
+    curve of one comparison is fitted on the same band; NaN if the curve does not cross
+    the band (too slow, or diverged)."""
+    window = fit_window(errors, upper, lower)
+    if window is None:
+        return float("nan")
+    start, end = window
+    t = np.arange(start, end + 1)
+    return float(np.polyfit(t, np.log(np.asarray(errors, dtype=float)[start : end + 1]), 1)[0])
 
 
 def loglog_slope(errors) -> float:

@@ -15,12 +15,13 @@ from .._experiment import Experiment, register, require
 from ._algorithms import (
     asymmetric_gd,
     preconditioned_gd,
+    preconditioned_symmetric_gd,
     small_init,
     subgradient_method,
     symmetric_gd,
 )
 from ._problems import add_gaussian_noise, add_outliers, asymmetric_problem, symmetric_problem
-from ._rates import convergence_rate, loglog_slope, power_law_exponent
+from ._rates import convergence_rate, fit_window, loglog_slope, power_law_exponent
 
 
 def _check_sizes(cfg) -> None:
@@ -68,20 +69,29 @@ class OverparamConfig:
     m: int = 1000
     condition_number: float = 2.0
     step_size: float = 0.5
-    steps: int = 3000
+    steps: int = 10000
+    precond_steps: int = 1000
     alpha: float = 0.1
-    alphas: tuple[float, ...] = (0.4, 0.2, 0.1, 0.05)
+    alphas: tuple[float, ...] = (0.4, 0.2, 0.1)
     imbalance: float = 1 / 3
     rebalance_tol: float = 1e-2
     rebalance_scale: float = 1.0
-    scaledgd_damping: float = 1e-8
+    scaledgd_damping_ratio: float = 1.0
     precgd_damping_scale: float = 1.0
+    band_upper: float = 1e-3
+    band_lower: float = 1e-6
     problem_seed: int = 0
     resample_problem: bool = False
 
     def __post_init__(self):
         _check_sizes(self)
         require(self.alpha > 0, "alpha", "a positive number", self.alpha)
+        require(
+            isinstance(self.precond_steps, int) and self.precond_steps >= 2,
+            "precond_steps",
+            "an integer >= 2",
+            self.precond_steps,
+        )
         require(
             len(self.alphas) >= 1 and all(a > 0 for a in self.alphas),
             "alphas",
@@ -99,7 +109,16 @@ class OverparamConfig:
             self.rebalance_scale > 0, "rebalance_scale", "a positive number", self.rebalance_scale
         )
         require(
-            self.scaledgd_damping >= 0, "scaledgd_damping", "a number >= 0", self.scaledgd_damping
+            self.scaledgd_damping_ratio >= 0,
+            "scaledgd_damping_ratio",
+            "a number >= 0",
+            self.scaledgd_damping_ratio,
+        )
+        require(
+            0 < self.band_lower < self.band_upper,
+            "band_lower",
+            f"a number in (0, band_upper={self.band_upper})",
+            self.band_lower,
         )
         require(
             self.precgd_damping_scale > 0,
@@ -110,7 +129,7 @@ class OverparamConfig:
 
     @classmethod
     def quick(cls) -> "OverparamConfig":
-        return cls(n=20, rank=2, k=4, m=400, steps=1500, alphas=(0.4, 0.2))
+        return cls(n=20, rank=2, k=4, m=400, steps=6000, precond_steps=500, alphas=(0.4, 0.2))
 
 
 def run_overparam(cfg: OverparamConfig, key) -> dict:
@@ -137,28 +156,53 @@ def run_overparam(cfg: OverparamConfig, key) -> dict:
             rebalance_scale=cfg.rebalance_scale,
         ).errors
 
-    def preconditioned(damping, damping_scale):
+    def preconditioned_asymmetric(alpha, damping, damping_scale):
+        f0, g0 = factors(alpha)
         return preconditioned_gd(
-            asym, *factors(cfg.alpha), eta, steps, damping, damping_scale
+            asym, f0, g0, eta, cfg.precond_steps, damping, damping_scale
         ).errors
 
+    def preconditioned_symmetric(alpha, damping, damping_scale):
+        x0 = small_init(key_x, n, k, alpha)
+        return preconditioned_symmetric_gd(
+            sym, x0, eta, cfg.precond_steps, damping, damping_scale
+        ).errors
+
+    def smallest_singular_value(problem):
+        return jnp.linalg.svd(problem.target, compute_uv=False)[r - 1]
+
     # Plain and rebalanced GD share one vmapped call (tolerance 0 never rebalances), and
-    # so do ScaledGD and PrecGD: wider products make better use of the shared operator.
+    # so do ScaledGD(lambda) (lambda = ratio * sigma_r(M*), no adaptive part) and PrecGD
+    # (lambda_t = c * residual norm): wider products use the shared operator better.
     alphas = jnp.tile(jnp.asarray(cfg.alphas), 2)
     tols = jnp.repeat(jnp.array([0.0, cfg.rebalance_tol]), len(cfg.alphas))
     plain, onestep = jnp.split(jax.vmap(asymmetric)(alphas, tols), 2)
-    scaled, prec = jax.vmap(preconditioned)(
-        jnp.array([cfg.scaledgd_damping, 0.0]), jnp.array([0.0, cfg.precgd_damping_scale])
-    )
-    return {
+    ones = jnp.ones(len(cfg.alphas))
+    out = {
         "symmetric_exact": symmetric_gd(sym, small_init(key_x, n, r, cfg.alpha), eta, steps).errors,
         "symmetric_over": symmetric_gd(sym, small_init(key_x, n, k, cfg.alpha), eta, steps).errors,
         "asymmetric_exact": asymmetric_gd(asym, *factors(cfg.alpha, r), eta, steps).errors,
         "asymmetric_over": plain,
         "asymmetric_onestep": onestep,
-        "scaledgd": scaled,
-        "precgd": prec,
     }
+    for problem, name, run in (
+        (sym, "symmetric_over", preconditioned_symmetric),
+        (asym, "asymmetric_over", preconditioned_asymmetric),
+    ):
+        damping = cfg.scaledgd_damping_ratio * smallest_singular_value(problem)
+        lambdas = jnp.concatenate([damping * ones, 0 * ones])
+        scales = jnp.concatenate([0 * ones, cfg.precgd_damping_scale * ones])
+        scaled, prec = jnp.split(jax.vmap(run)(alphas, lambdas, scales), 2)
+        out[f"scaledgd/{name}"], out[f"precgd/{name}"] = scaled, prec
+    return out
+
+
+def _grid_of(cfg, name: str) -> tuple[str, tuple[float, ...]]:
+    """The swept setting of a batched result: alpha (overparam), noise level or outlier
+    fraction p (robust)."""
+    if isinstance(cfg, OverparamConfig):
+        return "alpha", cfg.alphas
+    return ("noise", cfg.noise_levels) if "noise" in name else ("p", cfg.outlier_fractions)
 
 
 def _curves(cfg, results) -> dict[str, np.ndarray]:
@@ -167,8 +211,7 @@ def _curves(cfg, results) -> dict[str, np.ndarray]:
     for name, errors in results.items():
         errors = np.asarray(errors)
         if errors.ndim == 3:
-            values = cfg.alphas if "asymmetric" in name else cfg.outlier_fractions
-            prefix = "alpha" if "asymmetric" in name else "p"
+            prefix, values = _grid_of(cfg, name)
             for i, value in enumerate(values):
                 curves[f"{name}/{prefix}={_label(value)}"] = errors[:, i]
         else:
@@ -232,31 +275,60 @@ def _per_seed(function, errors) -> np.ndarray:
     return np.array([function(e) for e in errors])
 
 
+ALPHA_VARIANTS = (
+    "asymmetric_over",
+    "asymmetric_onestep",
+    "scaledgd/symmetric_over",
+    "scaledgd/asymmetric_over",
+    "precgd/symmetric_over",
+    "precgd/asymmetric_over",
+)
+
+
+def _banded(cfg, errors) -> dict[str, np.ndarray]:
+    """Per seed: the rate fitted on the experiment's error band, and the iterations the
+    band spans (NaN where a curve does not cross it)."""
+    band = (cfg.band_upper, cfg.band_lower)
+    windows = [fit_window(e, *band) for e in errors]
+    return {
+        "rate": _per_seed(lambda e: convergence_rate(e, *band), errors),
+        "fit_start": np.array([np.nan if w is None else w[0] for w in windows]),
+        "fit_end": np.array([np.nan if w is None else w[1] for w in windows]),
+    }
+
+
 def report_overparam(cfg: OverparamConfig, results, out_dir: Path | None) -> dict:
-    """Per-seed rates and final errors; figures into `out_dir` unless it is None."""
+    """Per-seed rates (all on the error band `band_upper` to `band_lower`), the band's
+    iterations, alpha exponents and final errors; figures into `out_dir` unless None."""
     curves = _curves(cfg, results)
     metrics = {}
     for name in ("symmetric_exact", "asymmetric_exact"):
-        metrics[f"{name}/rate"] = _per_seed(convergence_rate, curves[name])
+        for stat, values in _banded(cfg, curves[name]).items():
+            metrics[f"{name}/{stat}"] = values
         metrics[f"{name}/final_error"] = curves[name][:, -1]
     metrics["symmetric_over/loglog_slope"] = _per_seed(loglog_slope, curves["symmetric_over"])
     metrics["symmetric_over/final_error"] = curves["symmetric_over"][:, -1]
-    for variant in ("asymmetric_over", "asymmetric_onestep"):
+    for variant in ALPHA_VARIANTS:
         rates = []
         for alpha in cfg.alphas:
             errors = curves[f"{variant}/alpha={_label(alpha)}"]
-            rates.append(_per_seed(convergence_rate, errors))
-            metrics[f"{variant}/alpha={_label(alpha)}/rate"] = rates[-1]
+            for stat, values in _banded(cfg, errors).items():
+                metrics[f"{variant}/alpha={_label(alpha)}/{stat}"] = values
+            rates.append(metrics[f"{variant}/alpha={_label(alpha)}/rate"])
             metrics[f"{variant}/alpha={_label(alpha)}/final_error"] = errors[:, -1]
         if len(cfg.alphas) > 1:
             metrics[f"{variant}/alpha_exponent"] = np.array(
                 [power_law_exponent(cfg.alphas, seed_rates) for seed_rates in np.transpose(rates)]
             )
-    for name in ("scaledgd", "precgd"):
-        metrics[f"{name}/rate"] = _per_seed(convergence_rate, curves[name])
-        metrics[f"{name}/final_error"] = curves[name][:, -1]
     if out_dir is not None:
-        _semilog_figure(curves, out_dir / "errors_semilog.png", "Matrix sensing: GD variants")
+        plain = {k: v for k, v in curves.items() if not k.startswith(("scaledgd", "precgd"))}
+        _semilog_figure(plain, out_dir / "errors_semilog.png", "Matrix sensing: GD variants")
+        preconditioned = {k: v for k, v in curves.items() if k.startswith(("scaledgd", "precgd"))}
+        _semilog_figure(
+            preconditioned,
+            out_dir / "preconditioned_semilog.png",
+            "ScaledGD(lambda) and PrecGD, over-parameterized",
+        )
         _loglog_figure(curves["symmetric_over"], out_dir / "symmetric_over_loglog.png")
     return metrics
 
@@ -264,9 +336,11 @@ def report_overparam(cfg: OverparamConfig, results, out_dir: Path | None) -> dic
 @dataclasses.dataclass(frozen=True)
 class RobustConfig:
     """Settings of `sensing.robust`: SubGM on the l1 loss with an over-estimated rank
-    `k` (r' = 2r by default) and geometric steps `step_size * decay**t`, against
-    l2-loss GD (`l2_step_size`), under gross outliers (each measurement corrupted with
-    probability p) and under dense Gaussian noise of standard deviation `noise_std`."""
+    `k` (r' = 2r by default; also run at r' = r) and geometric steps
+    `step_size * decay**t`, against l2-loss GD (`l2_step_size`, stable on clean data),
+    (a) under gross outliers: each measurement corrupted with probability p by an
+    outlier added to it (`outlier_mode="add"`, Ma & Fattahi's model) or replacing it
+    (`"replace"`), and (b) under dense Gaussian noise of each level in `noise_levels`."""
 
     x64: ClassVar[bool] = True
 
@@ -279,10 +353,11 @@ class RobustConfig:
     alpha: float = 1e-6
     step_size: float = 0.3
     decay: float = 0.998
-    l2_step_size: float = 0.5
+    l2_step_size: float = 0.1
     outlier_fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3)
     outlier_magnitude: float = 10.0
-    noise_std: float = 0.1
+    outlier_mode: str = "add"
+    noise_levels: tuple[float, ...] = (0.01, 0.03, 0.1)
     problem_seed: int = 0
     resample_problem: bool = False
 
@@ -303,7 +378,18 @@ class RobustConfig:
             "a number >= 0",
             self.outlier_magnitude,
         )
-        require(self.noise_std >= 0, "noise_std", "a number >= 0", self.noise_std)
+        require(
+            self.outlier_mode in ("add", "replace"),
+            "outlier_mode",
+            "one of add, replace",
+            self.outlier_mode,
+        )
+        require(
+            len(self.noise_levels) >= 1 and all(v > 0 for v in self.noise_levels),
+            "noise_levels",
+            "one or more positive numbers",
+            self.noise_levels,
+        )
 
     @classmethod
     def quick(cls) -> "RobustConfig":
@@ -314,30 +400,47 @@ def run_robust(cfg: RobustConfig, key) -> dict:
     key_problem, key_outliers, key_noise = jax.random.split(_problem_key(cfg, key), 3)
     clean = symmetric_problem(key_problem, cfg.n, cfg.rank, cfg.m, cfg.condition_number)
     u0 = small_init(key, cfg.n, cfg.k, cfg.alpha)
+    u0_exact = small_init(key, cfg.n, cfg.rank, cfg.alpha)
 
-    def both(problem):
+    def methods(problem):
         return (
             subgradient_method(problem, u0, cfg.step_size, cfg.decay, cfg.steps).errors,
             symmetric_gd(problem, u0, cfg.l2_step_size, cfg.steps).errors,
         )
 
     def with_outliers(p):
-        return both(add_outliers(clean, key_outliers, p, cfg.outlier_magnitude))
+        problem = add_outliers(clean, key_outliers, p, cfg.outlier_magnitude, mode=cfg.outlier_mode)
+        exact = subgradient_method(problem, u0_exact, cfg.step_size, cfg.decay, cfg.steps)
+        return *methods(problem), exact.errors
 
-    subgm, l2gd = jax.vmap(with_outliers)(jnp.asarray(cfg.outlier_fractions))
-    subgm_noise, l2gd_noise = both(add_gaussian_noise(clean, key_noise, cfg.noise_std))
+    def with_noise(level):
+        return methods(add_gaussian_noise(clean, key_noise, level))
+
+    subgm, l2gd, subgm_exact = jax.vmap(with_outliers)(jnp.asarray(cfg.outlier_fractions))
+    subgm_noise, l2gd_noise = jax.vmap(with_noise)(jnp.asarray(cfg.noise_levels))
     return {
-        "subgm": subgm,
-        "l2gd": l2gd,
-        "subgm/gaussian": subgm_noise,
-        "l2gd/gaussian": l2gd_noise,
+        "subgm/outliers": subgm,
+        "l2gd/outliers": l2gd,
+        "subgm_exact_rank/outliers": subgm_exact,
+        "subgm/dense_noise": subgm_noise,
+        "l2gd/dense_noise": l2gd_noise,
     }
 
 
 def report_robust(cfg: RobustConfig, results, out_dir: Path | None) -> dict:
-    """Per-seed final errors; a figure into `out_dir` unless it is None."""
+    """Per-seed final errors, and for dense noise the slope of log error against log
+    noise level (1 when the error is proportional to the noise); a figure into `out_dir`
+    unless it is None."""
     curves = _curves(cfg, results)
     metrics = {f"{name}/final_error": errors[:, -1] for name, errors in curves.items()}
+    for method in ("subgm", "l2gd"):
+        errors = np.stack(
+            [curves[f"{method}/dense_noise/noise={_label(v)}"][:, -1] for v in cfg.noise_levels]
+        )
+        if len(cfg.noise_levels) > 1:
+            metrics[f"{method}/dense_noise/noise_exponent"] = np.array(
+                [power_law_exponent(cfg.noise_levels, e) for e in errors.T]
+            )
     if out_dir is not None:
         _semilog_figure(
             curves, out_dir / "errors_semilog.png", "Robust matrix sensing: SubGM vs l2 GD"

@@ -37,8 +37,12 @@ def test_symmetric_overparameterization_is_one_over_t_squared(overparam):
 
 
 def test_asymmetric_rate_scales_like_alpha_squared_and_onestep_removes_it(overparam):
+    # Every alpha is fitted on the same error band (1e-3 to 1e-6), which each crosses.
     exponents = np.array(overparam["asymmetric_over/alpha_exponent"]["per_seed"])
-    assert 1.5 < np.median(exponents) < 2.5
+    assert np.all(np.abs(exponents - 2) < 0.4), exponents  # exponent 1 or 3 fails
+    for a in (0.4, 0.2):
+        start = mean(overparam, f"asymmetric_over/alpha={a:g}/fit_start")
+        assert start < mean(overparam, f"asymmetric_over/alpha={a:g}/fit_end")
     onestep = [mean(overparam, f"asymmetric_onestep/alpha={a:g}/rate") for a in (0.4, 0.2)]
     assert abs(onestep[0] / onestep[1] - 1) < 0.2
     assert abs(np.median(overparam["asymmetric_onestep/alpha_exponent"]["per_seed"])) < 0.3
@@ -47,10 +51,22 @@ def test_asymmetric_rate_scales_like_alpha_squared_and_onestep_removes_it(overpa
     )
 
 
-def test_preconditioned_baselines_are_linear(overparam):
-    for name in ("scaledgd", "precgd"):
-        assert mean(overparam, f"{name}/final_error") < 1e-10
-        assert mean(overparam, f"{name}/rate") < -0.01
+def test_precgd_is_linear_and_alpha_free_when_over_parameterized(overparam):
+    for problem in ("symmetric_over", "asymmetric_over"):
+        for a in (0.4, 0.2):
+            assert mean(overparam, f"precgd/{problem}/alpha={a:g}/final_error") < 1e-10
+            assert mean(overparam, f"precgd/{problem}/alpha={a:g}/rate") < -0.05
+        exponents = overparam[f"precgd/{problem}/alpha_exponent"]["per_seed"]
+        assert np.all(np.abs(exponents) < 0.4), exponents
+
+
+def test_scaledgd_with_damping_at_sigma_r_stalls_at_these_alphas(overparam):
+    # What docs/sensing.md reports: with lambda = sigma_r(M*) and alpha >= 0.2, the
+    # directions M* does not need shrink sublinearly under ScaledGD(lambda) (their
+    # preconditioner is ~1/lambda), so symmetric k > r stays far above the band.
+    for a in (0.4, 0.2):
+        entry = overparam[f"scaledgd/symmetric_over/alpha={a:g}/final_error"]
+        assert entry["min"] > 1e-5, entry
 
 
 def test_robust_subgradient_beats_l2_under_outliers(tmp_path):
@@ -64,12 +80,16 @@ def test_robust_subgradient_beats_l2_under_outliers(tmp_path):
     )
     summary = metrics["summary"]
     for p in ("0", "0.1", "0.2", "0.3"):
-        assert mean(summary, f"subgm/p={p}/final_error") < 5e-3, p
+        assert mean(summary, f"subgm/outliers/p={p}/final_error") < 5e-3, p
+        assert mean(summary, f"subgm_exact_rank/outliers/p={p}/final_error") < 5e-3, p
     for p in ("0.1", "0.2", "0.3"):
-        l2 = summary[f"l2gd/p={p}/final_error"]
-        # l2 GD either diverges (flagged) or stalls far from the truth.
-        assert l2["diverged"] == [0, 1, 2] or l2["min"] > 10 * mean(
-            summary, f"subgm/p={p}/final_error"
+        # l2 GD stays finite (its step is stable) but fits the outliers.
+        l2 = summary[f"l2gd/outliers/p={p}/final_error"]
+        assert l2["diverged"] == [] and l2["min"] > 100 * mean(
+            summary, f"subgm/outliers/p={p}/final_error"
         )
-    assert mean(summary, "l2gd/p=0/final_error") < 1e-3  # no outliers: l2 GD recovers M*
-    assert mean(summary, "subgm/gaussian/final_error") < 0.1
+    assert mean(summary, "l2gd/outliers/p=0/final_error") < 1e-3  # no outliers: recovers M*
+    # Dense noise: no exact recovery; the error is proportional to the noise level.
+    for method in ("subgm", "l2gd"):
+        assert abs(mean(summary, f"{method}/dense_noise/noise_exponent") - 1) < 0.2
+        assert mean(summary, f"{method}/dense_noise/noise=0.01/final_error") > 1e-4

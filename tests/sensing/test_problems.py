@@ -69,7 +69,7 @@ def test_observations_are_clean_measurements(problems):
 def test_outliers_fraction_and_gaussian_noise(problems):
     sym, _ = problems
     big = symmetric_problem(jax.random.key(5), 6, 1, 20000)
-    corrupted = add_outliers(big, jax.random.key(6), 0.2)
+    corrupted = add_outliers(big, jax.random.key(6), 0.2, mode="replace")
     changed = np.mean(np.asarray(corrupted.observations != big.observations))
     assert abs(changed - 0.2) < 0.02
     assert np.max(np.abs(corrupted.observations)) > 5 * np.max(np.abs(big.observations))
