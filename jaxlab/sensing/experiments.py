@@ -69,7 +69,7 @@ class OverparamConfig:
     m: int = 1000
     condition_number: float = 2.0
     step_size: float = 0.5
-    steps: int = 10000
+    steps: int = 14000
     precond_steps: int = 1000
     alpha: float = 0.1
     alphas: tuple[float, ...] = (0.4, 0.2, 0.1)
