@@ -24,6 +24,7 @@ from ._train import (
     FitState as FitState,
     ModelLayout as ModelLayout,
     Setting as Setting,
+    StepSampler as StepSampler,
     fit as fit,
     init_state as init_state,
     sampler as sampler,

@@ -1,4 +1,4 @@
-"""The `jaxlab` command: `list`, `run`, `show`."""
+"""The `jaxlab` command: `list`, `run`, `show`, `data generate`."""
 
 import argparse
 import sys
@@ -29,6 +29,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true")
     show = commands.add_parser("show", help="print a saved summary")
     show.add_argument("dir", type=Path)
+    data = commands.add_parser("data", help="PDE data sets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    generate = data_commands.add_parser(
+        "generate", help="write a PDEBench-layout HDF5 file of PDE trajectories"
+    )
+    generate.add_argument("pde", help="advection, burgers or diffusion_reaction")
+    generate.add_argument("--samples", required=True, help="number of trajectories")
+    generate.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", dest="assignments"
+    )
+    generate.add_argument("--out", type=Path, required=True, help="the .h5 file to write")
+    generate.add_argument("--seed", default="2022", help="random seed (default 2022)")
+    generate.add_argument("--batch-size", default="100", help="trajectories per batch")
+    generate.add_argument("--overwrite", action="store_true", help="replace an existing file")
     return parser
 
 
@@ -78,6 +92,38 @@ def _run(args) -> None:
     print(f"results: {out_dir}  figures: {out_dir / 'figures'}")
 
 
+def _integer(text: str, field: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    require(value is not None and value >= minimum, field, f"an integer >= {minimum}", text)
+    return value
+
+
+def _assignments(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        require(sep == "=" and field, "--set", "FIELD=VALUE", item)
+        out[field.strip()] = value.strip()
+    return out
+
+
+def _generate(args) -> None:
+    from .cape import data_config, generate_file
+
+    samples = _integer(args.samples, "--samples", 1)
+    seed = _integer(args.seed, "--seed", 0)
+    batch_size = _integer(args.batch_size, "--batch-size", 1)
+    config = config_with(data_config(args.pde), _assignments(args.assignments))
+    path = generate_file(
+        config, args.out, samples, seed=seed, batch_size=batch_size, overwrite=args.overwrite
+    )
+    print(f"{path}: tensor [{samples}, {round(config.t_end / config.dt_save) + 1}, {config.nx}], "
+          f"{', '.join(f'{k}={v:g}' for k, v in config.params.items())}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -86,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:24s} {experiment.description}")
         elif args.command == "run":
             _run(args)
+        elif args.command == "data":
+            _generate(args)
         else:
             print(format_summary(read_results(args.dir)["metrics"]))
     except ConfigError as error:

@@ -169,6 +169,26 @@ def sampler(data: Any, batch_size: int | None = None) -> Callable[[PRNGKeyArray]
     return sample
 
 
+@dataclasses.dataclass(frozen=True)
+class StepSampler:
+    """A sampler that also reads the training step: `fn(key, step) -> batch`.
+
+    [`train_chunk`][jaxlab.train_chunk] (hence [`fit`][jaxlab.fit] and
+    [`Training`][jaxlab.Training]) calls it with the number of steps the model has taken
+    (an int32 scalar, traced), so a batch can carry a schedule that depends on the step (a
+    curriculum) without a recompile. Called with a key alone, it reads step 0.
+    """
+
+    fn: Callable[[PRNGKeyArray, Int[Array, ""]], Any]
+
+    def __call__(self, key: PRNGKeyArray, step: Int[Array, ""] | int = 0) -> Any:
+        return self.fn(key, jnp.asarray(step, jnp.int32))
+
+
+def _wants_step(sample: Any) -> bool:
+    return isinstance(sample, StepSampler)
+
+
 class FitState(eqx.Module):
     """The carry of one seed's training of one model.
 
@@ -209,7 +229,8 @@ def train_chunk(
 ) -> tuple[FitState, tuple[Float[Array, " n_steps"], Any]]:
     """`n_steps` optimizer steps of one model as a `lax.scan`.
 
-    Step $t$ draws `sample(k_batch)` and calls `loss(model, batch, k_loss)` with keys from
+    Step $t$ draws `sample(k_batch)` (`sample(k_batch, t)` for a
+    [`StepSampler`][jaxlab.StepSampler]) and calls `loss(model, batch, k_loss)` with keys from
     `fold_in(state.key, t)`, then applies the optimizer to the gradient with respect to
     the parameters (never the buffers, which are read back from the model after the call).
     Optimizers that take extra arguments get `value`, `grad` and `value_fn` (the loss of
@@ -227,7 +248,7 @@ def train_chunk(
 
     def step(state: FitState, _):
         batch_key, loss_key = jax.random.split(jax.random.fold_in(state.key, state.step))
-        batch = sample(batch_key)
+        batch = sample(batch_key, state.step) if _wants_step(sample) else sample(batch_key)
         (value, (aux, buffers)), grads = jax.value_and_grad(objective, has_aux=True)(
             state.params, state.buffers, batch, loss_key
         )

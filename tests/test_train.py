@@ -269,3 +269,21 @@ def test_lbfgs_with_line_search_solves_least_squares():
     for seed in range(2):
         np.testing.assert_allclose(out.model(seed).weight[0], solution[:3], atol=1e-4)
     assert np.all(out.losses[:, -1] < 1e-8)
+
+
+def test_step_sampler_sees_the_step_counter_and_compiles_once():
+    # A StepSampler gets the step number: here the batch is the step itself, so the
+    # loss (batch - w)^2 records 0, 1, 2, ... and the per-step schedule needs no recompile.
+    sample = jaxlab.StepSampler(lambda key, step: step.astype(jnp.float32))
+
+    def loss(model, batch, key):
+        return (batch - 0.0 * model["w"]) ** 2, batch
+
+    out = jaxlab.fit(loss, lambda key: {"w": jnp.zeros(())}, optax.sgd(0.0), sample,
+                     steps=7, seeds=2, chunk_size=3)
+    np.testing.assert_array_equal(np.asarray(out.aux[0]), np.arange(7.0))
+    assert sample(jax.random.key(0)) == 0  # without a step: step 0
+    # Plain samplers are still called with a key alone.
+    plain = jaxlab.fit(loss, lambda key: {"w": jnp.zeros(())}, optax.sgd(0.0),
+                       lambda key: jnp.float32(2.0), steps=2)
+    np.testing.assert_array_equal(np.asarray(plain.aux[0]), [2.0, 2.0])

@@ -1,0 +1,202 @@
+"""Benchmark `jaxlab.cape`: data generators, training throughput, inference, seed scaling.
+
+Run from the repository root:
+
+    python benchmarks/bench_cape.py                    # generators + models (minutes)
+    python benchmarks/bench_cape.py --samples 200      # fewer advection samples
+    python benchmarks/bench_cape.py --scaling          # also 4 seeds vs 1 of cape.advection --quick
+    python benchmarks/bench_cape.py --json out.json    # also write the results as JSON
+
+Measurements (each prints its target and PASS/FAIL; the script exits 0 either way):
+
+- (a) Generators at 1024 cells: advection (beta = 0.4, 201 frames), Burgers at nu = 0.1
+  and nu = 0.01 (201 frames), diffusion-reaction (nu = 0.5, rho = 1, 101 frames); compile
+  timed separately (first call), then a second call timed; samples per second, and the
+  seconds for 1,000 samples extrapolated linearly. Anchors (PDEBench's own JAX generator
+  on this kind of 2-core CPU, research/pdebench_generator_timing.md): advection 1,000
+  samples in 22.3 s; Burgers nu = 0.1 7.35 s per sample, nu = 0.01 0.61 s per sample.
+  Targets: advection <= 22 s per 1,000; Burgers nu = 0.1 at least 10x faster.
+  Accuracy: advection against the exact shift, Burgers against Cole-Hopf.
+- (b) Training throughput of each model of `cape.advection` (default sizes: 41 frames,
+  128 cells, batch 50): trajectories per second of one compiled optimizer step on the
+  full autoregressive rollout; and milliseconds per single-trajectory rollout (40 steps).
+- (c) `--scaling`: 4 seeds of `cape.advection --quick` in one vmapped sweep against 1
+  seed (run seconds of a second, compiled call). Target: <= 3x.
+
+Timings are wall-clock, blocked until ready. Other processes distort them: the load
+average is printed with the machine, and process CPU seconds are shown beside wall time.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxlab
+from jaxlab import cape
+from jaxlab.cape import experiments as cape_experiments
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "load": os.getloadavg()[0],
+        "jax": jax.__version__,
+        "devices": [str(d) for d in jax.devices()],
+    }
+
+
+def timed(f):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = f()
+    jax.block_until_ready(out)
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def bench_generator(name, config, n, anchor_per_1000=None):
+    key = jax.random.key(0)
+    _, compile_s, _ = timed(lambda: cape.generate(config, key, n))
+    out, wall, cpu = timed(lambda: cape.generate(config, jax.random.key(1), n))
+    per_1000 = 1000 * wall / n
+    row = {
+        "case": name,
+        "samples": n,
+        "first_call_s": compile_s,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "samples_per_s": n / wall,
+        "s_per_1000": per_1000,
+    }
+    if anchor_per_1000:
+        row["speedup_vs_pdebench"] = anchor_per_1000 / per_1000
+    print(json.dumps(row), flush=True)
+    return row, out
+
+
+def accuracy():
+    nx = 1024
+    x = np.asarray(cape.cell_centres(nx), np.float64)
+    u0 = np.sin(2 * np.pi * x)
+    adv = np.asarray(cape.solve_advection(jnp.asarray(u0, jnp.float32), 0.4, t_end=2.0))
+    adv_err = float(np.max(np.abs(adv[-1] - np.sin(2 * np.pi * (x - 0.8)))))
+    from importlib import util
+
+    spec = util.spec_from_file_location("t", os.path.join("tests", "cape", "test_generators.py"))
+    tests = util.module_from_spec(spec)
+    spec.loader.exec_module(tests)
+    bur = np.asarray(cape.solve_burgers(jnp.asarray(u0, jnp.float32), 0.1, t_end=0.5, dt_save=0.1))
+    bur_err = float(np.max(np.abs(bur[-1] - tests.cole_hopf(x, 0.5, 0.1 / np.pi))))
+    row = {"advection_max_error_t2": adv_err, "burgers_nu0.1_max_error_vs_cole_hopf_t0.5": bur_err}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def bench_models(batch=50):
+    config = cape_experiments.AdvectionConfig()
+    frames, cells = 41, 128
+    rows = []
+    data = {
+        "u": jax.random.normal(jax.random.key(0), (batch, frames, cells)),
+        "params": jnp.full((batch, 1), 0.4),
+        "ar": jnp.ones(frames - 1, bool),
+        "step": jnp.int32(100),
+    }
+    for name in ("fno", "fno_cond", "cape_fno"):
+        model = cape_experiments.init_model(config, name, jax.random.key(0))
+        opt = optax.adam(1e-3)
+        state = opt.init(eqx.filter(model, eqx.is_array))
+
+        @eqx.filter_jit
+        def step(model, state, batch):
+            loss = lambda m: cape.rollout_loss(m, batch, jax.random.key(0))[0]
+            value, grads = eqx.filter_value_and_grad(loss)(model)
+            updates, state = opt.update(grads, state, model)
+            return eqx.apply_updates(model, updates), state, value
+
+        _, compile_s, _ = timed(lambda: step(model, state, data))
+        reps = 3
+        _, wall, cpu = timed(lambda: [step(model, state, data) for _ in range(reps)][-1])
+        row = {
+            "model": name,
+            "params": cape.count_params(model),
+            "compile_s": compile_s,
+            "train_trajectories_per_s": reps * batch / wall,
+            "train_cpu_s_per_step": cpu / reps,
+            "inference_ms_per_rollout": cape_experiments.inference_ms(config, name),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def bench_scaling():
+    experiment = jaxlab.get_experiment("cape.advection")
+    config = experiment.default_config(quick=True)
+    out = {}
+    for seeds in (1, 4):
+        jaxlab.sweep(experiment, config, seeds)
+        result = jaxlab.sweep(experiment, config, seeds)
+        out[seeds] = result.run_seconds
+    row = {
+        "run_s_1_seed": out[1],
+        "run_s_4_seeds": out[4],
+        "ratio": out[4] / out[1],
+        "target": 3.0,
+        "pass": out[4] / out[1] <= 3.0,
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--burgers-samples", type=int, default=20)
+    parser.add_argument("--scaling", action="store_true")
+    parser.add_argument("--skip-models", action="store_true")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    results = {"machine": machine()}
+    print(json.dumps(results["machine"]), flush=True)
+    gens = []
+    row, _ = bench_generator("advection beta=0.4", cape.AdvectionData(beta=0.4), args.samples, 22.3)
+    row["target"], row["pass"] = "<= 22 s per 1000", row["s_per_1000"] <= 22.0
+    gens.append(row)
+    for nu, anchor in ((0.1, 7350.0), (0.01, 610.0)):
+        row, _ = bench_generator(
+            f"burgers nu={nu}", cape.BurgersData(nu=nu), args.burgers_samples, anchor
+        )
+        if nu == 0.1:
+            row["target"], row["pass"] = ">= 10x PDEBench", row["speedup_vs_pdebench"] >= 10
+        gens.append(row)
+    row, _ = bench_generator(
+        "diffusion_reaction nu=0.5 rho=1", cape.DiffusionReactionData(), args.burgers_samples
+    )
+    gens.append(row)
+    results["generators"] = gens
+    results["accuracy"] = accuracy()
+    if not args.skip_models:
+        results["models"] = bench_models()
+    if args.scaling:
+        results["scaling"] = bench_scaling()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

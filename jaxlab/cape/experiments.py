@@ -1,0 +1,471 @@
+"""Registered reproductions of CAPE (Takamoto, Alesiani & Niepert, ICML 2023):
+`cape.advection` and `cape.burgers`.
+
+Each trains, per seed and side by side ([`Training`][jaxlab.Training]), a plain FNO
+(`fno`), an FNO given the parameters as constant channels (`fno_cond`), CAPE + FNO
+(`cape_fno`) and CAPE + FNO without the curriculum (`cape_fno_no_curriculum`, fully
+autoregressive from the first step), with parameter counts matched (the FNO width of
+`fno` and `fno_cond` is chosen so their counts are nearest `cape_fno`'s). They are
+evaluated by full autoregressive rollouts from the first frame: nRMSE on held-out
+samples of the training parameters (`seen`), on parameters never seen in training
+(`unseen`), and on a validation split of the seen parameters (`val`, the only split used
+to choose settings).
+
+Data are generated once per process by [`generate`][jaxlab.cape.generate] (seeded by
+`data_seed`, shared by all seeds), downsampled, and kept on the host; training batches
+reach the compiled loop through [`batch_sampler`][jaxlab.cape.batch_sampler].
+"""
+
+import dataclasses
+import functools
+import time as _time
+from pathlib import Path
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from matplotlib.figure import Figure
+
+from .._experiment import register, require
+from .._side_by_side import ModelSpec, Training
+from .._train import StepSampler
+from ._data import ArraySource, batch_sampler
+from ._generators import AdvectionData, BurgersData, downsample, generate
+from ._metrics import nrmse_per_step, pdebench_metrics
+from ._models import build_surrogate, count_params, matched_width
+from ._training import curriculum_mask, predict_trajectories, rollout_loss
+
+
+MODELS = ("fno", "fno_cond", "cape_fno", "cape_fno_no_curriculum")
+
+
+@dataclasses.dataclass(frozen=True)
+class AdvectionConfig:
+    """Settings of `cape.advection` (defaults: the paper's 1-D setup, with fewer samples).
+
+    - Data: `train_params` / `unseen_params` ($\\beta$); per training value
+      `train_samples` + `val_samples` + `test_samples` trajectories, `test_samples` per
+      unseen value; generated on `nx` cells with Courant number `cfl`, kept every
+      `time`-th frame and `space`-th cell (201 x 1024 -> 41 x 128), from `data_seed`.
+    - Training: `steps` Adam steps of batch `batch_size`, learning rate `learning_rate`
+      halved every `steps / 5` steps; CAPE warm-up `warmup_steps`; CAPE guess-loss weight
+      `aux_weight`; input noise `input_noise`.
+    - Models: `width`, `modes`, `layers`, `hidden` of the FNO under CAPE; CAPE's
+      `cape_width` (w), `cape_kernel`, `cape_modes`; `padding`, `faithful_norm`,
+      `log_params` (parameters enter as log10); `models` to train.
+    """
+
+    pde: ClassVar[str] = "advection"
+
+    train_params: tuple[float, ...] = (0.2, 0.4, 0.7, 2.0, 4.0)
+    unseen_params: tuple[float, ...] = (0.1, 1.0, 7.0)
+    train_samples: int = 200
+    val_samples: int = 20
+    test_samples: int = 50
+    nx: int = 1024
+    space: int = 8
+    time: int = 5
+    cfl: float = 0.4
+    data_seed: int = 2022
+    steps: int = 2000
+    batch_size: int = 50
+    learning_rate: float = 3e-3
+    warmup_steps: int = 60
+    aux_weight: float = 5.7e-5
+    input_noise: float = 1e-3
+    width: int = 20
+    modes: int = 12
+    layers: int = 4
+    hidden: int = 128
+    cape_width: int = 64
+    cape_kernel: int = 5
+    cape_modes: int = 16
+    padding: str = "circular"
+    faithful_norm: bool = False
+    log_params: bool = True
+    models: tuple[str, ...] = MODELS
+
+    def __post_init__(self):
+        for name in ("train_params", "unseen_params"):
+            values = getattr(self, name)
+            require(
+                len(values) >= 1 and all(v > 0 for v in values),
+                name,
+                "one or more positive parameter values",
+                values,
+            )
+        for name in ("train_samples", "val_samples", "test_samples", "steps", "batch_size"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+        require(
+            self.batch_size <= self.train_samples * len(self.train_params),
+            "batch_size",
+            f"at most the {self.train_samples * len(self.train_params)} training samples",
+            self.batch_size,
+        )
+        require(
+            isinstance(self.warmup_steps, int) and 0 <= self.warmup_steps < self.steps,
+            "warmup_steps",
+            f"an integer in [0, steps={self.steps})",
+            self.warmup_steps,
+        )
+        require(self.learning_rate > 0, "learning_rate", "a positive number", self.learning_rate)
+        require(
+            len(self.models) >= 1 and all(m in MODELS for m in self.models),
+            "models",
+            f"names among {', '.join(MODELS)}",
+            self.models,
+        )
+        require(
+            self.padding in ("circular", "zeros"), "padding", "'circular' or 'zeros'", self.padding
+        )
+        self.data_config(self.train_params[0])  # validates nx, cfl
+
+    def data_config(self, value: float):
+        return AdvectionData(beta=value, nx=self.nx, cfl=self.cfl)
+
+    @classmethod
+    def quick(cls):
+        return cls(
+            train_samples=48,
+            val_samples=8,
+            test_samples=8,
+            nx=512,
+            space=4,
+            time=10,
+            steps=400,
+            batch_size=16,
+            warmup_steps=20,
+            learning_rate=3e-3,
+            width=12,
+            modes=12,
+            hidden=32,
+            cape_width=16,
+            cape_modes=8,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class BurgersConfig(AdvectionConfig):
+    """Settings of `cape.burgers`: as [`AdvectionConfig`][jaxlab.cape.experiments.AdvectionConfig],
+    with viscosities $\\nu$ (the PDE's is $\\nu/\\pi$)."""
+
+    pde: ClassVar[str] = "burgers"
+
+    train_params: tuple[float, ...] = (0.002, 0.007, 0.02, 0.04, 0.2, 0.4, 2.0)
+    unseen_params: tuple[float, ...] = (0.001, 0.004, 0.01, 0.1, 1.0, 4.0)
+
+    def data_config(self, value: float):
+        return BurgersData(nu=value, nx=self.nx, cfl=self.cfl)
+
+
+# ------------------------------------------------------------------------------ data
+
+
+_DATA_FIELDS = (
+    "train_params",
+    "unseen_params",
+    "train_samples",
+    "val_samples",
+    "test_samples",
+    "nx",
+    "space",
+    "time",
+    "cfl",
+    "data_seed",
+)
+_DATA_CACHE: dict = {}
+
+
+def _generate(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    key = jax.random.key(config.data_seed)
+    per_train = config.train_samples + config.val_samples + config.test_samples
+    split = {"train": [], "val": [], "seen": [], "unseen": []}
+    groups = [(v, per_train, i) for i, v in enumerate(config.train_params)]
+    groups += [(v, config.test_samples, 1000 + i) for i, v in enumerate(config.unseen_params)]
+    for value, n, salt in groups:
+        u = generate(config.data_config(value), jax.random.fold_in(key, salt), n, batch_size=64)
+        u = downsample(u, config.space, config.time)
+        p = np.full((n, 1), value, np.float32)
+        if salt >= 1000:
+            split["unseen"].append((u, p))
+            continue
+        a, b = config.train_samples, config.train_samples + config.val_samples
+        split["train"].append((u[:a], p[:a]))
+        split["val"].append((u[a:b], p[a:b]))
+        split["seen"].append((u[b:], p[b:]))
+    return {
+        name: (np.concatenate([u for u, _ in parts]), np.concatenate([p for _, p in parts]))
+        for name, parts in split.items()
+    }
+
+
+def dataset(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The experiment's data, `{"train"|"val"|"seen"|"unseen": (u [N, T, X], params [N, 1])}`,
+    generated once per process (also when called while a program is being traced)."""
+    key = (type(config), tuple(getattr(config, k) for k in _DATA_FIELDS))
+    if key not in _DATA_CACHE:
+        if len(_DATA_CACHE) >= 4:
+            _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
+        with jax.ensure_compile_time_eval():
+            _DATA_CACHE[key] = _generate(config)
+    return _DATA_CACHE[key]
+
+
+def _eval_arrays(config):
+    data = dataset(config)
+    names = ("val", "seen", "unseen")
+    shapes = tuple(
+        (
+            jax.ShapeDtypeStruct(data[n][0].shape, jnp.float32),
+            jax.ShapeDtypeStruct(data[n][1].shape, jnp.float32),
+        )
+        for n in names
+    )
+    out = jax.pure_callback(
+        lambda: tuple(data[n] for n in names), shapes, vmap_method="broadcast_all"
+    )
+    return dict(zip(names, out))
+
+
+# ---------------------------------------------------------------------------- models
+
+
+def _kind(name):
+    return "cape_fno" if name.startswith("cape_fno") else name
+
+
+def _model_kwargs(config):
+    return dict(
+        modes=config.modes,
+        layers=config.layers,
+        hidden=config.hidden,
+        cape_width=config.cape_width,
+        cape_kernel=config.cape_kernel,
+        cape_modes=config.cape_modes,
+        padding=config.padding,
+        faithful_norm=config.faithful_norm,
+        grid=config.nx // config.space,
+        log_params=config.log_params,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def widths(config) -> dict[str, int]:
+    """The FNO width of each model: `config.width` under CAPE, and for `fno` and
+    `fno_cond` the width whose parameter count is nearest CAPE-FNO's."""
+    kwargs = _model_kwargs(config)
+    shapes = eqx.filter_eval_shape(
+        lambda k: build_surrogate("cape_fno", width=config.width, key=k, **kwargs),
+        jax.random.key(0),
+    )
+    target = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(shapes))
+    return {
+        name: config.width
+        if _kind(name) == "cape_fno"
+        else matched_width(_kind(name), target, **kwargs)
+        for name in config.models
+    }
+
+
+def init_model(config, name, key):
+    """Model `name` of the experiment, freshly initialized from `key`."""
+    return build_surrogate(
+        _kind(name), width=widths(config)[name], key=key, **_model_kwargs(config)
+    )
+
+
+def _evaluate(config):
+    def evaluate(model, key):
+        data = _eval_arrays(config)
+        out = {}
+        per_step = {}
+        for split in ("val", "seen", "unseen"):
+            u, p = data[split]
+            pred = predict_trajectories(model, u, p)
+            metrics = pdebench_metrics(pred, u, initial_step=1)
+            out[f"{split}_nrmse"] = metrics["nrmse"]
+            if split != "val":
+                for metric, value in metrics.items():
+                    if metric != "nrmse":
+                        out[f"{split}_{metric}"] = value
+                steps = nrmse_per_step(pred, u)  # [B, T]
+                per_step[split] = steps
+                out[f"{split}_nrmse_by_step"] = jnp.mean(steps, axis=0)
+                out[f"{split}_example"] = pred[0]
+        by_param = [
+            jnp.mean(per_step[s][:, 1:].reshape(len(v), -1), axis=1)
+            for s, v in (("seen", config.train_params), ("unseen", config.unseen_params))
+        ]
+        out["nrmse_by_param"] = jnp.concatenate(by_param)
+        return out
+
+    return evaluate
+
+
+def _models(config) -> dict[str, ModelSpec]:
+    schedule = optax.exponential_decay(
+        config.learning_rate, max(1, config.steps // 5), 0.5, staircase=True
+    )
+    evaluate = _evaluate(config)
+    specs = {}
+    for name in config.models:
+        cape = _kind(name) == "cape_fno"
+        curriculum = name != "cape_fno_no_curriculum"
+
+        def loss(model, batch, key, cape=cape, curriculum=curriculum):
+            if not curriculum:
+                batch = {**batch, "ar": jnp.ones_like(batch["ar"])}
+            return rollout_loss(
+                model,
+                batch,
+                key,
+                aux_weight=config.aux_weight,
+                input_noise=config.input_noise,
+                warmup_steps=config.warmup_steps if cape else 0,
+            )
+
+        specs[name] = ModelSpec(
+            init=functools.partial(init_model, config, name),
+            loss=loss,
+            optimizer=optax.adam(schedule),
+            evaluate=evaluate,
+        )
+    return specs
+
+
+def _data(config):
+    u, p = dataset(config)["train"]
+    base = batch_sampler(ArraySource(u, p), config.batch_size)
+    frames = u.shape[1]
+
+    def sample(key, step):
+        batch = base(key)
+        mask = curriculum_mask(step, config.steps, config.warmup_steps, frames)
+        return {**batch, "ar": mask, "step": step}
+
+    return StepSampler(sample)
+
+
+TRAINING = Training(_models, _data)
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def inference_ms(config, name, repeats: int = 5) -> float:
+    """Milliseconds for one full autoregressive rollout of one trajectory (compiled,
+    warmed up, median of `repeats`)."""
+    model = init_model(config, name, jax.random.key(0))
+    u, p = dataset(config)["seen"]
+    u, p = jnp.asarray(u[:1]), jnp.asarray(p[:1])
+    run = eqx.filter_jit(predict_trajectories)
+    jax.block_until_ready(run(model, u, p))
+    times = []
+    for _ in range(repeats):
+        start = _time.perf_counter()
+        jax.block_until_ready(run(model, u, p))
+        times.append(_time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def report(config, results, out_dir) -> dict[str, np.ndarray]:
+    final = {k: np.asarray(v) for k, v in results["final"].items()}
+    seeds = next(iter(final.values())).shape[0]
+    metrics = {}
+    for name in config.models:
+        for metric in (
+            "seen_nrmse",
+            "unseen_nrmse",
+            "val_nrmse",
+            "unseen_rmse",
+            "unseen_crmse",
+            "unseen_max_error",
+            "unseen_brmse",
+            "unseen_frmse_low",
+            "unseen_frmse_mid",
+            "unseen_frmse_high",
+        ):
+            metrics[f"{name}/{metric}"] = final[f"{name}/{metric}"]
+        model = init_model(config, name, jax.random.key(0))
+        metrics[f"{name}/params"] = np.full(seeds, count_params(model), float)
+        metrics[f"{name}/inference_ms"] = np.full(seeds, inference_ms(config, name))
+    if "fno" in config.models and "cape_fno" in config.models:
+        metrics["cape_fno/unseen_vs_fno"] = (
+            metrics["cape_fno/unseen_nrmse"] / metrics["fno/unseen_nrmse"]
+        )
+    _figures(config, final, Path(out_dir))
+    return metrics
+
+
+def _figures(config, final, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = dataset(config)
+    values = list(config.train_params) + list(config.unseen_params)
+    seen = [True] * len(config.train_params) + [False] * len(config.unseen_params)
+    order = np.argsort(values)
+
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for name in config.models:
+        curve = np.nanmean(final[f"{name}/nrmse_by_param"], axis=0)
+        ax.plot(np.array(values)[order], curve[order], "-", lw=1, label=name)
+        for v, c, s in zip(values, curve, seen):
+            ax.plot(v, c, "o" if s else "x", color=ax.lines[-1].get_color(), ms=5)
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=f"{config.pde} parameter",
+        ylabel="rollout nRMSE (o seen, x unseen)",
+    )
+    ax.legend()
+    fig.savefig(out_dir / "nrmse_by_parameter.png", dpi=120, bbox_inches="tight")
+
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
+    for ax, split in zip(axes, ("seen", "unseen")):
+        for name in config.models:
+            ax.semilogy(np.nanmean(final[f"{name}/{split}_nrmse_by_step"], axis=0)[1:], label=name)
+        ax.set(title=f"{split} parameters", xlabel="rollout step", ylabel="nRMSE")
+    axes[0].legend()
+    fig.savefig(out_dir / "error_by_step.png", dpi=120, bbox_inches="tight")
+
+    rows = ["truth", *config.models]
+    fig = Figure(figsize=(3 * len(rows), 5.5))
+    axes = fig.subplots(2, len(rows), squeeze=False)
+    for r, split in enumerate(("seen", "unseen")):
+        truth = data[split][0][0]
+        value = data[split][1][0, 0]
+        images = [truth] + [final[f"{n}/{split}_example"][0] for n in config.models]
+        for c, (title, image) in enumerate(zip(rows, images)):
+            axes[r, c].imshow(
+                image,
+                aspect="auto",
+                origin="lower",
+                cmap="RdBu_r",
+                vmin=truth.min(),
+                vmax=truth.max(),
+            )
+            axes[r, c].set(title=f"{title} ({split} {value:g})", xlabel="x", ylabel="t")
+    fig.savefig(out_dir / "rollouts.png", dpi=110, bbox_inches="tight")
+
+
+ADVECTION = register(
+    TRAINING.experiment(
+        "cape.advection",
+        "CAPE-FNO vs FNO (plain, parameter channels) on 1-D advection, unseen beta",
+        AdvectionConfig,
+        report,
+    )
+)
+BURGERS = register(
+    TRAINING.experiment(
+        "cape.burgers",
+        "CAPE-FNO vs FNO (plain, parameter channels) on 1-D Burgers, unseen nu",
+        BurgersConfig,
+        report,
+    )
+)
