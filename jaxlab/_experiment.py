@@ -78,7 +78,7 @@ class Experiment:
 
 
 _REGISTRY: dict[str, Experiment] = {}
-_PACKAGES = ("sensing", "nde")
+_PACKAGES = ("sensing", "nde", "pig", "cape", "pfgmpp")
 
 
 def register(experiment: Experiment) -> Experiment:

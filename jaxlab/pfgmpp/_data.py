@@ -1,0 +1,67 @@
+"""Data without downloads: 2-D toys drawn in JAX, and scikit-learn's bundled 8x8 digits."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._experiment import require
+
+
+TOYS = ("moons", "eight_gaussians")
+
+
+def two_moons(key: PRNGKeyArray, n: int, noise: float = 0.05) -> Float[Array, "n 2"]:
+    """`n` points of scikit-learn's two moons (each point on either moon with
+    probability 1/2, Gaussian `noise`), centred and scaled by 1/2 so that the
+    per-coordinate spread is about 0.5 (EDM's sigma_data)."""
+    k_moon, k_angle, k_noise = jax.random.split(key, 3)
+    upper = jax.random.bernoulli(k_moon, 0.5, (n,))
+    t = jax.random.uniform(k_angle, (n,), maxval=jnp.pi)
+    x = jnp.where(upper, jnp.cos(t), 1 - jnp.cos(t))
+    y = jnp.where(upper, jnp.sin(t), 0.5 - jnp.sin(t))
+    points = jnp.stack([x, y], axis=1) + noise * jax.random.normal(k_noise, (n, 2))
+    return (points - jnp.array([0.5, 0.25])) / 2
+
+
+def eight_gaussians(
+    key: PRNGKeyArray, n: int, radius: float = 0.7, std: float = 0.07
+) -> Float[Array, "n 2"]:
+    """`n` points of eight Gaussians of standard deviation `std` centred on a circle of
+    `radius` (per-coordinate spread about 0.5)."""
+    k_mode, k_noise = jax.random.split(key)
+    angle = 2 * jnp.pi * jax.random.randint(k_mode, (n,), 0, 8) / 8
+    centres = radius * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
+    return centres + std * jax.random.normal(k_noise, (n, 2))
+
+
+def toy_sampler(name: str):
+    """`sample(key, n) -> (n, 2)` of the 2-D data set `name` (one of `TOYS`)."""
+    require(name in TOYS, "dataset", f"one of {', '.join(TOYS)}", name)
+    return two_moons if name == "moons" else eight_gaussians
+
+
+@functools.lru_cache(maxsize=4)
+def digits(test_fraction: float = 1 / 3, split_seed: int = 0):
+    """scikit-learn's 8x8 digits (1797 images, bundled with the package) scaled from
+    0..16 to [-1, 1], as `(x_train, y_train, x_test, y_test)` NumPy arrays, images of
+    shape `(1, 8, 8)`, split once by a fixed permutation."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.data.astype(np.float32) / 8.0 - 1.0).reshape(-1, 1, 8, 8)
+    y = data.target.astype(np.int32)
+    order = np.random.default_rng(split_seed).permutation(len(x))
+    n_test = int(round(len(x) * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    return x[train], y[train], x[test], y[test]
+
+
+def check_finite(data, field: str = "data") -> None:
+    """One-line error if concrete `data` holds NaN or infinity."""
+    if isinstance(data, jax.core.Tracer):
+        return
+    bad = int(np.size(data) - np.isfinite(np.asarray(data)).sum())
+    require(bad == 0, field, "finite values", f"{bad} non-finite entries")

@@ -1,0 +1,315 @@
+"""Training PIG and the PINN on a [`Problem`][jaxlab.pig.Problem]: the settings, the
+[`ModelSpec`][jaxlab.ModelSpec]s, the side-by-side [`Training`][jaxlab.Training] of the
+registered experiments, and [`train`][jaxlab.pig.train] for a problem of your own."""
+
+import dataclasses
+import functools
+import time
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .._experiment import require
+from .._side_by_side import ModelSpec, Training
+from .._train import FitResult, fit, init_state, split_model, train_chunk
+from ._models import PIG, PINN, values
+from ._problem import Problem, loss, monitor_subset, rel_l2, sample
+
+
+MODELS = ("pig", "pinn")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How PIG and the PINN are built and trained (every field settable with `--set`).
+
+    **Models:** `model` (`"pig"`, `"pinn"` or `"both"`). PIG: `n_gaussians` per channel,
+    `channels` ($k$), initial scale `sigma0` in the embedding coordinates, the box mapped
+    onto $[\\text{embed\\_lower}, \\text{embed\\_upper}]^d$, an MLP with one hidden layer of
+    `hidden` units; `shared` (the paper's shared Gaussians with $k$-vector weights instead
+    of $k$ channels of $N$), `covariance` (`"diagonal"` or `"full"`). PINN: `pinn_depth`
+    tanh layers of `pinn_width`, optionally `fourier_features` with scale `fourier_scale`.
+
+    **Optimization:** `optimizer` `"adam"` (learning rate `learning_rate` for PIG,
+    `pinn_learning_rate` for the PINN, times `decay_rate` every `decay_steps`, smoothly)
+    or `"lbfgs"` (optax L-BFGS with its zoom line search, `lbfgs_memory` pairs); `steps`;
+    `collocation` interior points per step, resampled every step (`resample`) or drawn
+    once from `data_seed`; `residual_weight` (condition weights are the problem's).
+
+    **Evaluation:** `test_grid` points per axis for problems with an exact solution; the
+    per-step error curve uses a fixed random subset of `monitor_points` test points;
+    `chunk_points` points per chunk in the point-by-Gaussian arrays (0: automatic);
+    `time_steps` steps timed (after a warm-up) for `ms_per_iter` in the report (0: skip).
+    """
+
+    model: str = "both"
+    steps: int = 1000
+    n_gaussians: int = 400
+    channels: int = 4
+    sigma0: float = 0.1
+    embed_lower: float = 0.0
+    embed_upper: float = 2.0
+    hidden: int = 16
+    shared: bool = False
+    covariance: str = "diagonal"
+    pinn_width: int = 64
+    pinn_depth: int = 4
+    fourier_features: int = 0
+    fourier_scale: float = 1.0
+    optimizer: str = "adam"
+    learning_rate: float = 1e-2
+    pinn_learning_rate: float = 1e-3
+    decay_steps: int = 2000
+    decay_rate: float = 0.9
+    lbfgs_memory: int = 10
+    collocation: int = 4096
+    residual_weight: float = 1.0
+    resample: bool = True
+    data_seed: int = 0
+    test_grid: int = 50
+    monitor_points: int = 2048
+    chunk_points: int = 0
+    time_steps: int = 3
+
+    def __post_init__(self):
+        require(self.model in (*MODELS, "both"), "model", "one of pig, pinn, both", self.model)
+        for name in ("steps", "n_gaussians", "channels", "hidden", "pinn_width", "pinn_depth",
+                     "decay_steps", "lbfgs_memory", "collocation", "test_grid",
+                     "monitor_points"):  # fmt: skip
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+        for name in ("fourier_features", "chunk_points", "time_steps"):
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 0, name, "an integer >= 0", value)
+        for name in ("sigma0", "learning_rate", "pinn_learning_rate", "fourier_scale"):
+            value = getattr(self, name)
+            require(value > 0, name, "a positive number", value)
+        require(0 < self.decay_rate <= 1, "decay_rate", "a number in (0, 1]", self.decay_rate)
+        require(self.residual_weight >= 0, "residual_weight", "a number >= 0", self.residual_weight)
+        require(
+            self.embed_lower < self.embed_upper,
+            "embed_upper",
+            f"a number above embed_lower={self.embed_lower}",
+            self.embed_upper,
+        )
+        require(self.covariance in ("diagonal", "full"), "covariance", "diagonal or full",
+                self.covariance)  # fmt: skip
+        require(self.optimizer in ("adam", "lbfgs"), "optimizer", "adam or lbfgs", self.optimizer)
+
+    def problem(self) -> Problem:
+        """The problem these settings train on (each experiment's config defines it)."""
+        raise NotImplementedError("Settings alone pose no problem: use pig.train(problem, ...)")
+
+    def models(self) -> tuple[str, ...]:
+        return MODELS if self.model == "both" else (self.model,)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Posed(Settings):
+    """Settings with a user's problem attached (hashable: compiled programs are cached
+    on it)."""
+
+    posed: Problem | None = None
+
+    def problem(self) -> Problem:
+        return self.posed
+
+
+def _optimizer(cfg: Settings, learning_rate: float) -> optax.GradientTransformation:
+    if cfg.optimizer == "lbfgs":
+        return optax.lbfgs(memory_size=cfg.lbfgs_memory)
+    schedule = optax.exponential_decay(learning_rate, cfg.decay_steps, cfg.decay_rate)
+    return optax.adam(schedule)
+
+
+def build(cfg: Settings, name: str, box, key) -> PIG | PINN:
+    """A fresh model `name` (`"pig"` or `"pinn"`) for the box."""
+    if name == "pig":
+        return PIG(
+            box.lower,
+            box.upper,
+            n_gaussians=cfg.n_gaussians,
+            channels=cfg.channels,
+            sigma0=cfg.sigma0,
+            lower=cfg.embed_lower,
+            upper=cfg.embed_upper,
+            hidden=(cfg.hidden,),
+            shared=cfg.shared,
+            covariance=cfg.covariance,
+            key=key,
+        )
+    return PINN(
+        box.lower,
+        box.upper,
+        width=cfg.pinn_width,
+        depth=cfg.pinn_depth,
+        fourier_features=cfg.fourier_features,
+        fourier_scale=cfg.fourier_scale,
+        key=key,
+    )
+
+
+def n_params(model) -> int:
+    """The number of trained scalars."""
+    return sum(x.size for x in jax.tree.leaves(split_model(model)[0]))
+
+
+@functools.lru_cache(maxsize=64)
+def _test_data(problem: Problem, grid: int, monitor: int):
+    # Often first called while a training step is traced: these are constants, computed
+    # now (and cached), never staged into the trace.
+    with jax.ensure_compile_time_eval():
+        points, vals, shape = problem.test_set(grid)
+        return (points, vals, shape), monitor_subset(points, vals, monitor)
+
+
+def model_specs(cfg: Settings) -> dict[str, ModelSpec]:
+    """`{name: ModelSpec}` of the models `cfg.model` selects, on `cfg.problem()`.
+
+    The loss's auxiliary output holds the unweighted loss terms and `rel_l2` on the
+    fixed monitor subset of the test set, every step. `evaluate` gives `final_rel_l2`
+    (the full test set), `params`, `prediction` (the model on the test set) and, for
+    PIG, `centres` (Gaussian centres in the box's coordinates)."""
+    return _specs(cfg)
+
+
+@functools.lru_cache(maxsize=64)
+def _specs(cfg: Settings) -> dict[str, ModelSpec]:
+    problem = cfg.problem()
+    (points, vals, _), monitor = _test_data(problem, cfg.test_grid, cfg.monitor_points)
+    chunk = cfg.chunk_points or None
+    lrs = {"pig": cfg.learning_rate, "pinn": cfg.pinn_learning_rate}
+    specs = {}
+    for name in cfg.models():
+
+        def init(key, name=name):
+            return build(cfg, name, problem.box, key)
+
+        def loss_fn(model, batch, key):
+            total, terms = loss(problem, model, batch, cfg.residual_weight, chunk)
+            return total, {**terms, "rel_l2": rel_l2(model, *monitor, chunk)}
+
+        def evaluate(model, key, name=name):
+            prediction = values(model, points, chunk)
+            err = jnp.linalg.norm(prediction - vals) / jnp.linalg.norm(vals)
+            out = {"final_rel_l2": err, "params": n_params(model), "prediction": prediction}
+            if name == "pig":
+                out["centres"] = model.centres()
+            return out
+
+        specs[name] = ModelSpec(init, loss_fn, _optimizer(cfg, lrs[name]), evaluate)
+    return specs
+
+
+@functools.lru_cache(maxsize=64)
+def sampler(cfg: Settings):
+    """`sample(key) -> batch`: fresh points every step, or with `resample=False` one
+    batch drawn from `data_seed` and reused."""
+    problem = cfg.problem()
+
+    def fresh(key):
+        return sample(problem, key, cfg.collocation)
+
+    if cfg.resample:
+        return fresh
+    with jax.ensure_compile_time_eval():
+        fixed = fresh(jax.random.key(cfg.data_seed))
+    return lambda key: fixed
+
+
+TRAINING = Training(model_specs, sampler)
+"""The side-by-side training of every registered `pig.*` experiment."""
+
+
+def time_per_step(cfg: Settings, name: str, n_steps: int | None = None) -> float:
+    """Milliseconds per training step of model `name` for one seed: the core's step
+    scanned `n_steps` times, compiled and warmed up first, blocked until ready."""
+    n_steps = n_steps or cfg.time_steps
+    spec = model_specs(cfg)[name]
+    key = jax.random.key(0)
+    layout = split_model(eqx.filter_eval_shape(spec.init, key))[2]
+    state = init_state(spec.init(key), spec.optimizer, key)
+    run = jax.jit(
+        lambda s: train_chunk(
+            s, n_steps, loss=spec.loss, layout=layout, optimizer=spec.optimizer,
+            sample=sampler(cfg),
+        )
+    )  # fmt: skip
+    jax.block_until_ready(run(state))
+    start = time.perf_counter()
+    jax.block_until_ready(run(state))
+    return 1e3 * (time.perf_counter() - start) / n_steps
+
+
+@functools.lru_cache(maxsize=64)
+def _jitted_error(spec: ModelSpec):
+    return eqx.filter_jit(lambda model: spec.evaluate(model, jax.random.key(0))["final_rel_l2"])
+
+
+@dataclasses.dataclass
+class Solution:
+    """What [`train`][jaxlab.pig.train] returns.
+
+    **Fields:**
+
+    - `fits`: `{name: FitResult}` per model (`fits["pig"].model(seed)` is a trained
+      model; `losses` and `aux` hold the per-step curves, `aux["rel_l2"]` the test
+      error on the monitor subset).
+    - `final_rel_l2`: `{name: (seeds,)}` relative L2 error of the final models on the
+      test set (NaN for a diverged seed).
+    - `best_rel_l2`: `{name: (seeds,)}` the lowest monitor-subset error seen during
+      training (selected on test data: a flattering figure, labelled as such).
+    """
+
+    fits: dict[str, FitResult]
+    final_rel_l2: dict[str, np.ndarray]
+    best_rel_l2: dict[str, np.ndarray]
+
+    def model(self, name: str, seed: int = 0):
+        return self.fits[name].model(seed)
+
+
+def train(
+    problem: Problem,
+    settings: Settings | None = None,
+    *,
+    seeds: int = 1,
+    key: int = 0,
+    progress: bool = False,
+    **overrides: Any,
+) -> Solution:
+    """Train PIG and/or the PINN on `problem`, all seeds vmapped in one program.
+
+    **Arguments:**
+
+    - `problem`: a [`Problem`][jaxlab.pig.Problem].
+    - `settings`: [`Settings`][jaxlab.pig.Settings] (default `Settings()`), with any
+      field replaced by `overrides` (`train(problem, steps=2000, model="pig")`).
+    - `seeds`, `key`, `progress`: as in [`fit`][jaxlab.fit].
+
+    A second call with the same problem object and settings does not compile again.
+
+    **Returns:** a [`Solution`][jaxlab.pig.Solution].
+    """
+    require(isinstance(problem, Problem), "problem", "a pig.Problem", type(problem).__name__)
+    settings = dataclasses.replace(settings or Settings(), **overrides)
+    fields = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
+    cfg = _Posed(**fields, posed=problem)
+    fits, final, best = {}, {}, {}
+    for name, spec in model_specs(cfg).items():
+        out = fit(
+            spec.loss, spec.init, spec.optimizer, sampler(cfg),
+            steps=cfg.steps, seeds=seeds, key=key, progress=progress,
+        )  # fmt: skip
+        fits[name] = out
+        errors, evaluate = [], _jitted_error(spec)
+        for seed in range(out.losses.shape[0]):
+            err = evaluate(out.model(seed))
+            errors.append(np.nan if bool(out.diverged[seed]) else float(err))
+        final[name] = np.array(errors)
+        best[name] = np.nanmin(np.asarray(out.aux["rel_l2"]), axis=1)
+    return Solution(fits, final, best)

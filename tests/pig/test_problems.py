@@ -1,0 +1,127 @@
+"""Posing problems: exact solutions satisfy the residuals, sampling, losses, bad input."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxlab import ConfigError, pig
+from jaxlab.pig.experiments import HelmholtzConfig
+
+
+def _exact_jet(problem, x):
+    u = problem.exact
+    return pig.Jet(u(x), jax.grad(u)(x), jnp.diag(jax.hessian(u)(x)), problem.box.names)
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [pig.helmholtz(), pig.helmholtz(10.0, 10.0), pig.klein_gordon(), pig.flow_mixing()],
+    ids=lambda p: p.name,
+)
+def test_exact_solutions_satisfy_their_residuals(problem):
+    x = problem.box.uniform(jax.random.key(0), 256)
+    jets = jax.vmap(lambda p: _exact_jet(problem, p))(x)
+    residual = jax.vmap(problem.residual)(x, jets)
+    scale = jnp.max(jnp.abs(jets.diag)) + jnp.max(jnp.abs(jets.grad)) + 1
+    assert jnp.max(jnp.abs(residual)) < 1e-5 * scale
+    batch = pig.sample(problem, jax.random.key(1), 64)
+    for cond, pts in zip(problem.conditions, batch["conditions"]):
+        r = jax.vmap(cond.residual)(pts, jax.vmap(lambda p: _exact_jet(problem, p))(pts))
+        assert jnp.max(jnp.abs(r)) < 1e-5
+
+
+def test_sample_places_points_on_faces_and_is_deterministic():
+    problem = pig.klein_gordon(points=10)
+    batch = pig.sample(problem, jax.random.key(3), 50)
+    assert problem.box.contains(batch["interior"]) and batch["interior"].shape == (50, 3)
+    ic, bc = batch["conditions"]
+    assert ic.shape == (10, 3) and np.all(ic[:, 0] == 0)
+    assert bc.shape == (40, 3)  # 4 spatial faces x 10
+    on_face = (np.abs(np.abs(bc[:, 1:]) - 1) < 1e-7).any(axis=1)
+    assert on_face.all()
+    again = pig.sample(problem, jax.random.key(3), 50)
+    np.testing.assert_array_equal(batch["interior"], again["interior"])
+
+
+def test_periodic_condition_compares_matching_faces():
+    problem = pig.allen_cahn(points=8)
+    batch = pig.sample(problem, jax.random.key(0), 16)
+    periodic = pig.Problem(problem.box, problem.residual, (problem.conditions[1],))
+    lower = batch["conditions"][1]
+    assert np.all(lower[:, 1] == -1.0)
+    model = pig.PINN(problem.box.lower, problem.box.upper, key=jax.random.key(0))
+    sub = {"interior": batch["interior"], "conditions": (lower,)}
+    upper = lower.at[:, 1].set(1.0)
+    expected = (
+        np.mean(
+            (pig.values(model, lower) - pig.values(model, upper)) ** 2
+            + (pig.jets(model, lower).grad[:, 1] - pig.jets(model, upper).grad[:, 1]) ** 2
+        )
+        / 2
+    )
+    np.testing.assert_allclose(
+        pig.loss_terms(periodic, model, sub)["condition0"], expected, rtol=1e-5
+    )
+
+
+def test_user_problem_poisson_in_a_few_lines():
+    # -(u_xx + u_yy) = 2 pi^2 sin(pi x) sin(pi y) on [0, 1]^2, u = 0 on the boundary.
+    def exact(p):
+        return jnp.sin(jnp.pi * p[0]) * jnp.sin(jnp.pi * p[1])
+
+    problem = pig.Problem(
+        pig.Box("xy", (0, 0), (1, 1)),
+        lambda x, u: u["xx"] + u["yy"] + 2 * jnp.pi**2 * exact(x),
+        (pig.dirichlet(lambda x: 0.0, points=32),),
+        exact=exact,
+    )
+    settings = pig.Settings(
+        model="pig", steps=40, n_gaussians=30, sigma0=0.3, collocation=128, test_grid=20,
+        monitor_points=64, residual_weight=0.01, time_steps=0,
+    )  # fmt: skip
+    first = pig.train(problem, settings, seeds=2)
+    second = pig.train(problem, settings, seeds=2)
+    assert second.fits["pig"].compile_seconds == 0  # compiled once
+    np.testing.assert_array_equal(first.final_rel_l2["pig"], second.final_rel_l2["pig"])
+    losses = np.asarray(first.fits["pig"].losses)
+    assert np.all(losses[:, -1] < 0.5 * losses[:, 0])
+    assert first.final_rel_l2["pig"].shape == (2,)
+    assert first.final_rel_l2["pig"][0] != first.final_rel_l2["pig"][1]  # seeds differ
+
+
+def test_bad_problem_input():
+    with pytest.raises(ConfigError, match="^names: "):
+        pig.Box("xx", (0, 0), (1, 1))
+    with pytest.raises(ConfigError, match="^upper: "):
+        pig.Box("xy", (0, 0), (1, -1))
+    with pytest.raises(ConfigError, match="^time: "):
+        pig.Box("xy", (0, 0), (1, 1), time="t")
+    box = pig.Box("xy", (0, 0), (1, 1))
+    with pytest.raises(ConfigError, match="^on: "):
+        pig.Problem(box, lambda x, u: u.value, (pig.dirichlet(lambda x: 0.0, on=("z",)),))
+    with pytest.raises(ConfigError, match="^boundary.weight: "):
+        pig.dirichlet(lambda x: 0.0, weight=-1.0)
+    with pytest.raises(ConfigError, match="^boundary.points: "):
+        pig.dirichlet(lambda x: 0.0, points=0)
+    with pytest.raises(ConfigError, match="^pde: "):
+        pig.problem("burgers")
+    outside = pig.Problem(
+        box,
+        lambda x, u: u.value,
+        reference=lambda: ((np.linspace(0, 2, 3), np.linspace(0, 1, 3)), np.zeros((3, 3))),
+    )
+    with pytest.raises(ConfigError, match="^reference: "):
+        outside.test_set(10)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("model", "siren"), ("n_gaussians", 0), ("sigma0", -0.1), ("residual_weight", -1.0),
+     ("optimizer", "sgd"), ("steps", 0)],
+)  # fmt: skip
+def test_bad_settings_name_the_field(field, value):
+    with pytest.raises(ConfigError, match=f"^{field}: "):
+        dataclasses.replace(HelmholtzConfig(), **{field: value})
