@@ -28,9 +28,9 @@ each returns its rows, a one-line result, its target and whether it passed.
   n are also run once and compared (float32, so agreement is to about 1e-5).
 
 - (b) Training-step cost: one Adam step (loss, gradient by the default recursive
-  checkpointing, update) of `jaxlab.nde.NeuralODE(MLPField(2, 64, 2))` on a batch of 64
-  trajectories at 40 times on [0, 5], Tsit5 with a PID controller (rtol 1e-4, atol 1e-6),
-  against the same MLP solved directly with `diffrax.diffeqsolve` (same solver,
+  checkpointing, update) of `jaxlab.nde.NeuralODE(MLPField(size=2, width=64, depth=2))`
+  on a batch of 64 trajectories at 40 times on [0, 5], Tsit5 with a PID controller (rtol
+  1e-4, atol 1e-6), against the same MLP solved directly with `diffrax.diffeqsolve` (same solver,
   controller, tolerances, saves and batch). Each step is compiled first, then timed as the
   best of 30 calls, the four steps interleaved call by call. Target: jaxlab / diffrax <=
   1.1. Where `torch` and `torchdiffeq` are installed, the same step (same MLP and data,
@@ -54,7 +54,6 @@ on the machine do not change them. Timings do: the load average at the start is 
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -70,6 +69,7 @@ import optax
 
 import jaxlab
 from jaxlab import nde
+from jaxlab._results import machine as machine_description
 from jaxlab.nde._reversible import _forward, reversible_heun
 
 
@@ -82,31 +82,13 @@ FLAT_TARGET = 1.1
 # --- the machine -----------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine() -> dict[str, Any]:
-    return {
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "diffrax": diffrax.__version__,
-        "jaxlab": jaxlab.__version__,
-        "devices": [str(d) for d in jax.devices()],
-    }
+    """jaxlab's machine description, with the diffrax version."""
+    return {**machine_description(), "diffrax": diffrax.__version__}
 
 
 def print_machine(info: dict[str, Any]) -> None:
-    print(f"CPU:     {info['cpu']}, {info['cpu_count']} cores")
+    print(f"CPU:     {info['processor']}, {info['cpu_count']} cores")
     if info["load_average"] is not None:
         load = info["load_average"]
         print(f"load:    {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min, at the start)")
@@ -268,7 +250,7 @@ def step_problem():
     ts = jnp.linspace(0.0, 5.0, STEP_TIMES)
     y0 = jax.random.uniform(key_data, (STEP_BATCH, 2), minval=-1.5, maxval=1.5)
     target = y0[:, None, :] * jnp.stack([jnp.cos(ts), jnp.exp(-0.1 * ts)], -1)[None]
-    field = nde.MLPField(2, STEP_WIDTH, STEP_DEPTH, key=key_model)
+    field = nde.MLPField(size=2, width=STEP_WIDTH, depth=STEP_DEPTH, key=key_model)
     return ts, y0, target, field
 
 

@@ -39,7 +39,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -51,6 +50,7 @@ import numpy as np
 
 import jaxlab
 from jaxlab import sensing
+from jaxlab._results import machine as machine_description
 
 
 EXPERIMENT = "sensing.overparam"
@@ -98,16 +98,6 @@ class CompileCounter:
 # --- the machine -----------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def numpy_blas() -> dict[str, Any]:
     """NumPy's BLAS as built (show_config) and, if threadpoolctl is installed, as loaded."""
     info: dict[str, Any] = {}
@@ -133,18 +123,9 @@ def numpy_blas() -> dict[str, Any]:
 
 
 def machine_before_jax() -> dict[str, Any]:
-    """What can be learnt without initializing a JAX backend."""
-    return {
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jaxlab": jaxlab.__version__,
-        "numpy": np.__version__,
-        "numpy_blas": numpy_blas(),
-    }
+    """What can be learnt without initializing a JAX backend: jaxlab's machine description
+    without the devices, and NumPy's BLAS."""
+    return {**machine_description(devices=False), "numpy_blas": numpy_blas()}
 
 
 # --- (a) end to end --------------------------------------------------------------------
@@ -322,7 +303,8 @@ def status(result: dict[str, Any]) -> str:
 
 def print_machine(info: dict[str, Any]) -> None:
     blas = info["numpy_blas"]
-    print(f"CPU:     {info['cpu']}, {info['cpu_count']} cores ({info['cpus_usable']} usable)")
+    cores = f"{info['cpu_count']} cores ({info['cpus_usable']} usable)"
+    print(f"CPU:     {info['processor']}, {cores}")
     load = info["load_average"]
     if load is not None:
         print(f"load:    {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min, at the start)")

@@ -1,6 +1,7 @@
 """The results folder and checkpoints: written atomically, never overwritten silently."""
 
 import dataclasses
+import importlib.metadata
 import json
 import math
 import os
@@ -62,15 +63,51 @@ def _git_commit() -> str | None:
     return None
 
 
-def environment(compile_seconds: float, run_seconds: float, x64: bool) -> dict[str, Any]:
-    """The facts a number depends on: versions, devices, precision, commit, timings."""
-    return {
-        "jax": jax.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+def cpu_model() -> str:
+    """The CPU's model name (from `/proc/cpuinfo` on Linux), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine(devices: bool = True) -> dict[str, Any]:
+    """The machine a number was measured on: CPU model, cores (and how many this process
+    may use), the load average (1, 5 and 15 minutes) now, platform, the versions of Python,
+    jax, jaxlib, jaxlab and NumPy, and, with `devices`, the JAX devices. `devices=False`
+    leaves the JAX backend uninitialized (for a benchmark that times its first use)."""
+    info: dict[str, Any] = {
+        "processor": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "devices": [str(d) for d in jax.devices()],
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": _version("jaxlib"),
+        "jaxlab": _version("jaxlab"),
+        "numpy": np.__version__,
+    }
+    if devices:
+        info["devices"] = [str(d) for d in jax.devices()]
+    return info
+
+
+def environment(compile_seconds: float, run_seconds: float, x64: bool) -> dict[str, Any]:
+    """The facts a number depends on: the machine (CPU, cores, load, versions, devices: see
+    `machine`), precision, commit, timings."""
+    return {
+        **machine(),
         "x64": x64,
         "git_commit": _git_commit(),
         "compile_seconds": compile_seconds,

@@ -1,5 +1,67 @@
+"""Shared fixtures.
+
+Tests run in float32, the precision users run, unless they ask for float64: a test whose
+claim needs float64 takes the `x64` fixture (or uses `with jax.enable_x64(True):`), and an
+experiment whose config declares `x64 = True` enables it for its own run. Nothing here
+changes a global JAX setting.
+"""
+
+import dataclasses
+
 import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlab
 
 
-# Matrix sensing checks invariants to 1e-12: the whole suite runs in float64.
-jax.config.update("jax_enable_x64", True)
+@pytest.fixture
+def x64():
+    """float64 for the duration of one test."""
+    with jax.enable_x64(True):
+        yield
+
+
+@dataclasses.dataclass(frozen=True)
+class GrowthConfig:
+    rate: float = 0.9
+    steps: int = 50
+
+
+def _growth_run(config, key):
+    x0 = 2.0 * jax.random.uniform(key)
+
+    def step(x, _):
+        x = config.rate * x * jnp.abs(x)
+        return x, x
+
+    return jax.lax.scan(step, x0, None, length=config.steps)[1]
+
+
+def _growth_report(config, results, out_dir):
+    return {"final": np.asarray(results)[:, -1]}
+
+
+@pytest.fixture(scope="session")
+def growth():
+    """`test.growth`, an experiment whose divergent seeds are known in advance:
+    $x_{t+1} = r x_t |x_t|$ from $x_0 = 2u$, $u \\sim U[0, 1)$ drawn from the seed's key,
+    blows up (to a non-finite value) exactly when $x_0 > 1/r$, and goes to 0 otherwise."""
+    return jaxlab.Experiment(
+        "test.growth", "x <- r x|x|: diverges iff x0 > 1/r", GrowthConfig, _growth_report,
+        run=_growth_run,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def growth_blown_up():
+    """`blown_up(seeds, rate)`: which seeds of `test.growth` (seed keys split from key 0,
+    as the sweep does) start above 1/rate."""
+
+    def blown_up(seeds: int, rate: float) -> np.ndarray:
+        keys = jax.random.split(jax.random.key(0), seeds)
+        x0 = np.array([2.0 * float(jax.random.uniform(k)) for k in keys])
+        return x0 > 1 / rate
+
+    return blown_up

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -5,17 +6,52 @@ import sys
 import numpy as np
 import pytest
 
+import jaxlab
 from jaxlab import summarize
 from jaxlab._cli import main
+from jaxlab._experiment import _REGISTRY
 
 
-SMALL = ["--set", "n=8", "--set", "rank=2", "--set", "k=3", "--set", "m=120", "--set", "steps=200"]
+SIZES = {"n": 8, "rank": 2, "k": 3, "m": 120, "steps": 200}
+SMALL = [arg for name, value in SIZES.items() for arg in ("--set", f"{name}={value}")]
 
 
 def run_cli(capsys, *args):
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def direct_sweep(seeds, **fields):
+    """The per-seed metrics and curves of `sensing.overparam --quick` with the `SMALL` sizes
+    and `fields`, computed by `jaxlab.sweep` and the experiment's own `report` (no results
+    folder), and the sweep's compile seconds."""
+    experiment = jaxlab.get_experiment("sensing.overparam")
+    config = dataclasses.replace(experiment.default_config(True), **SIZES, **fields)
+    result = jaxlab.sweep(experiment, config, seeds=seeds)
+    metrics = experiment.report(config, result.results, None)
+    return metrics, experiment.history(config, result.results), result.compile_seconds
+
+
+def assert_summary_matches(summary, per_seed):
+    """metrics.json's summary holds, for every metric, the per-seed values computed directly
+    (null where non-finite), lists exactly the non-finite seeds as diverged, and gives the
+    mean, std, min and max of the finite values only."""
+    assert set(summary) == set(per_seed)
+    for key, values in per_seed.items():
+        values = np.asarray(values, dtype=float)
+        finite = np.isfinite(values)
+        entry = summary[key]
+        expected = [float(v) if ok else None for v, ok in zip(values, finite)]
+        assert entry["per_seed"] == expected, key
+        assert entry["diverged"] == np.flatnonzero(~finite).tolist(), key
+        kept = values[finite]
+        if kept.size == 0:
+            assert entry["mean"] is entry["std"] is entry["min"] is entry["max"] is None, key
+            continue
+        assert entry["mean"] == pytest.approx(np.mean(kept), rel=1e-12, abs=0), key
+        assert entry["std"] == pytest.approx(np.std(kept), rel=1e-9, abs=0), key
+        assert (entry["min"], entry["max"]) == (np.min(kept), np.max(kept)), key
 
 
 def test_list(capsys):
@@ -26,8 +62,7 @@ def test_list(capsys):
 
 def test_run_writes_a_complete_results_folder(capsys, tmp_path):
     out_dir = tmp_path / "run"
-    code, out, err = run_cli(
-        capsys,
+    args = [
         "run",
         "sensing.overparam",
         "--quick",
@@ -39,7 +74,8 @@ def test_run_writes_a_complete_results_folder(capsys, tmp_path):
         "--out",
         str(out_dir),
         "--no-progress",
-    )
+    ]
+    code, out, err = run_cli(capsys, *args)
     assert code == 0, err
     assert "symmetric_exact/rate" in out and str(out_dir) in out
     metrics = json.loads((out_dir / "metrics.json").read_text())
@@ -61,17 +97,28 @@ def test_run_writes_a_complete_results_folder(capsys, tmp_path):
         entry = metrics["summary"][key]
         assert set(entry) == {"mean", "std", "min", "max", "per_seed", "diverged"}
         assert len(entry["per_seed"]) == 3
-        assert entry["min"] <= entry["mean"] <= entry["max"]
+    # The same sweep run directly: one compiled program (the command's, reused), the same
+    # per-seed values and curves, summarized over the finite seeds.
+    per_seed, curves, compile_seconds = direct_sweep(3, alphas=(0.4, 0.2))
+    assert compile_seconds == 0
+    assert_summary_matches(metrics["summary"], per_seed)
     config = json.loads((out_dir / "config.json").read_text())
     assert config["n"] == 8 and config["alphas"] == [0.4, 0.2]
     environment = json.loads((out_dir / "environment.json").read_text())
     assert environment["compile_seconds"] > 0 and environment["run_seconds"] > 0
     assert environment["x64"] is True and environment["devices"]
+    assert environment["processor"] and environment["cpu_count"] >= 1  # the machine
     history = np.load(out_dir / "history.npz")
     assert history["symmetric_exact"].shape == (3, 201)
     assert history["asymmetric_over/alpha=0.2"].shape == (3, 201)
+    assert sorted(history.files) == sorted(curves)
+    for name, curve in curves.items():
+        np.testing.assert_array_equal(history[name], curve, err_msg=name)
+    # This process runs in float32: float64 curves mean the config's x64 was honoured.
+    assert history["symmetric_exact"].dtype == np.float64
     assert sorted(p.name for p in (out_dir / "figures").iterdir()) == [
         "errors_semilog.png",
+        "preconditioned_semilog.png",
         "symmetric_over_loglog.png",
     ]
 
@@ -83,23 +130,13 @@ def test_run_writes_a_complete_results_folder(capsys, tmp_path):
     code, _, err = run_cli(capsys, "run", "sensing.overparam", "--quick", "--out", str(out_dir))
     assert code == 2 and "--overwrite" in err
     assert (out_dir / "metrics.json").read_text() == before
-    code, _, err = run_cli(
-        capsys,
-        "run",
-        "sensing.overparam",
-        "--quick",
-        "--seeds",
-        "2",
-        *SMALL,
-        "--set",
-        "alphas=0.4",
-        "--out",
-        str(out_dir),
-        "--overwrite",
-        "--no-progress",
-    )
+    # With --overwrite the folder is replaced as a whole (the same run again: no recompile).
+    (out_dir / "stale.txt").write_text("from an earlier run")
+    code, _, err = run_cli(capsys, *args, "--overwrite")
     assert code == 0, err
-    assert json.loads((out_dir / "metrics.json").read_text())["seeds"] == 2
+    assert not (out_dir / "stale.txt").exists()
+    assert json.loads((out_dir / "environment.json").read_text())["compile_seconds"] == 0
+    assert_summary_matches(json.loads((out_dir / "metrics.json").read_text())["summary"], per_seed)
     assert not list(tmp_path.glob(".run*"))  # no staging folders left behind
 
 
@@ -146,27 +183,26 @@ def test_console_script_exit_code(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_diverging_step_size_is_flagged_not_fatal(capsys, tmp_path):
-    code, out, err = run_cli(
-        capsys,
-        "run",
-        "sensing.overparam",
-        "--quick",
-        "--seeds",
-        "2",
-        *SMALL,
-        "--set",
-        "alphas=0.4",
-        "--set",
-        "step_size=50",
-        "--out",
-        str(tmp_path / "d"),
-        "--no-progress",
-    )
+def test_diverged_seeds_are_flagged_not_fatal(
+    capsys, tmp_path, monkeypatch, growth, growth_blown_up
+):
+    """`test.growth` blows up exactly for the seeds that start above 1/rate: the command
+    exits 0, lists those seeds as diverged and summarizes the others."""
+    monkeypatch.setitem(_REGISTRY, growth.name, growth)  # registered for this test only
+    rate, out_dir = 0.8, tmp_path / "g"
+    args = ["run", growth.name, "--seeds", "8", "--set", f"rate={rate}", "--out", str(out_dir)]
+    code, out, err = run_cli(capsys, *args, "--no-progress")
     assert code == 0, err
-    summary = json.loads((tmp_path / "d" / "metrics.json").read_text())["summary"]
-    assert summary["symmetric_exact/final_error"]["diverged"] == [0, 1]
-    assert summary["symmetric_exact/final_error"]["mean"] is None
+    summary = json.loads((out_dir / "metrics.json").read_text())["summary"]
+    blown = growth_blown_up(8, rate)
+    assert blown.any() and (~blown).any()
+    assert summary["final"]["diverged"] == np.flatnonzero(blown).tolist()
+    config = dataclasses.replace(growth.default_config(), rate=rate)
+    direct = jaxlab.sweep(growth, config, seeds=8)
+    assert direct.compile_seconds == 0  # the command's program, reused
+    assert_summary_matches(summary, growth.report(config, direct.results, None))
+    row = next(line.split() for line in out.splitlines() if line.startswith("final"))
+    assert row[-1] == str(blown.sum())  # the table's diverged column
 
 
 def test_summary_leaves_out_diverged_seeds():

@@ -16,8 +16,9 @@ from ._deq import (
     DEQ_ADJOINTS as DEQ_ADJOINTS,
     DEQ_SOLVERS as DEQ_SOLVERS,
     ContractiveCell as ContractiveCell,
+    DEQClassifier as DEQClassifier,
 )
-from ._deq_digits import DEQClassifier as DEQClassifier
+from ._latent_sde import DiagonalDiffusion as DiagonalDiffusion, LatentSDE as LatentSDE
 from ._ode import (
     ADJOINTS as ADJOINTS,
     SOLVERS as SOLVERS,
@@ -29,12 +30,10 @@ from ._reversible import (
     ReversibleAdjoint as ReversibleAdjoint,
     reversible_heun as reversible_heun,
 )
-from ._sde import (
-    SDE_SOLVERS as SDE_SOLVERS,
+from ._sde_gan import (
     CDEDiscriminator as CDEDiscriminator,
-    DiagonalDiffusion as DiagonalDiffusion,
-    LatentSDE as LatentSDE,
     LipSwish as LipSwish,
     SDEGenerator as SDEGenerator,
     clip_weights as clip_weights,
 )
+from ._sde_solve import SDE_SOLVERS as SDE_SOLVERS

@@ -15,7 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ._ode import ADJOINTS, SOLVERS, _concrete, _named
+from .._train import Setting
+from ._ode import ADJOINTS, SOLVERS
+from ._settings import concrete, controller, count, named, or_nan, read, step_settings
 
 
 INTERPOLATIONS = ("hermite", "linear", "rectilinear")
@@ -48,7 +50,7 @@ def pad_series(
 
 
 def _check_observations(times, values):
-    if not (_concrete(times) and _concrete(values)):
+    if not (concrete(times) and concrete(values)):
         return
     times, values = np.asarray(times), np.asarray(values)
     valid = np.isfinite(times)
@@ -182,8 +184,10 @@ class NeuralCDE(eqx.Module):
 
     **Arguments:** `channels` (of the control path, time and intensity channels included),
     `hidden`, `outputs`, `width`/`depth` of the vector field's MLP, and, as in
-    [`NeuralODE`][jaxlab.nde.NeuralODE], `solver`, `adjoint`, `rtol`, `atol` (arrays: new
-    values do not recompile) and `max_steps` (a solve that needs more returns NaN).
+    [`NeuralODE`][jaxlab.nde.NeuralODE], `solver` and `adjoint` (names or diffrax
+    objects), `rtol`, `atol` and `dt0` ([`Setting`][jaxlab.Setting]s: a PID controller, or
+    a constant step `dt0` with `rtol=atol=None`) and `max_steps` (a solve that needs more
+    returns NaN). An adaptive step stops at the knots of a piecewise-linear path.
     """
 
     initial: eqx.nn.Linear
@@ -191,8 +195,9 @@ class NeuralCDE(eqx.Module):
     readout: eqx.nn.Linear
     solver: diffrax.AbstractSolver
     adjoint: diffrax.AbstractAdjoint
-    rtol: Array
-    atol: Array
+    rtol: Setting | None
+    atol: Setting | None
+    dt0: Setting | None
     max_steps: int = eqx.field(static=True)
 
     def __init__(
@@ -205,25 +210,22 @@ class NeuralCDE(eqx.Module):
         depth: int = 1,
         solver: str | diffrax.AbstractSolver = "tsit5",
         adjoint: str | diffrax.AbstractAdjoint = "recursive_checkpoint",
-        rtol: ArrayLike = 1e-3,
-        atol: ArrayLike = 1e-5,
+        rtol: ArrayLike | None = 1e-3,
+        atol: ArrayLike | None = 1e-5,
+        dt0: ArrayLike | None = None,
         max_steps: int = 4096,
         key: PRNGKeyArray,
     ):
-        for name, value in (("rtol", rtol), ("atol", atol)):
-            if _concrete(value) and not float(value) > 0:
-                raise ValueError(f"{name}: a positive number, got {value!r}")
+        self.rtol, self.atol, self.dt0 = step_settings(rtol, atol, dt0)
         for name, value in (("channels", channels), ("hidden", hidden), ("outputs", outputs)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: a positive integer, got {value!r}")
+            count(name, value)
         k_initial, k_field, k_readout = jax.random.split(key, 3)
         self.initial = eqx.nn.Linear(channels, hidden, key=k_initial)
         self.vector_field = CDEField(hidden, channels, width, depth, key=k_field)
         self.readout = eqx.nn.Linear(hidden, outputs, key=k_readout)
-        self.solver = _named("solver", SOLVERS, solver)
-        self.adjoint = _named("adjoint", ADJOINTS, adjoint)
-        self.rtol, self.atol = jnp.asarray(rtol, dtype=float), jnp.asarray(atol, dtype=float)
-        self.max_steps = max_steps
+        self.solver = named("solver", SOLVERS, solver)
+        self.adjoint = named("adjoint", ADJOINTS, adjoint)
+        self.max_steps = count("max_steps", max_steps)
 
     @property
     def channels(self) -> int:
@@ -235,25 +237,23 @@ class NeuralCDE(eqx.Module):
             raise ValueError(
                 f"path: {path.channels} channels, but the model expects {self.channels}"
             )
-        stop = jax.lax.stop_gradient
-        controller = diffrax.PIDController(rtol=stop(self.rtol), atol=stop(self.atol))
-        if path.jump_ts is not None:
-            controller = diffrax.ClipStepSizeController(controller, jump_ts=path.jump_ts)
+        steps = controller(self.rtol, self.atol)
+        if path.jump_ts is not None and self.rtol is not None:
+            steps = diffrax.ClipStepSizeController(steps, jump_ts=path.jump_ts)
         solution = diffrax.diffeqsolve(
             diffrax.ControlTerm(self.vector_field, path.interpolation).to_ode(),
             self.solver,
             path.t0,
             path.t1,
-            None,
+            read(self.dt0),
             self.initial(path.evaluate(path.t0)),
             saveat=diffrax.SaveAt(t1=True),
-            stepsize_controller=controller,
+            stepsize_controller=steps,
             adjoint=self.adjoint,
             max_steps=self.max_steps,
             throw=False,
         )
-        failed = solution.result != diffrax.RESULTS.successful
-        return jnp.where(failed, jnp.nan, solution.ys[-1])
+        return or_nan(solution, solution.ys[-1])
 
     def __call__(self, path: ControlPath) -> Array:
         return self.readout(self.hidden_state(path))

@@ -1,5 +1,5 @@
-"""Training a neural CDE classifier as an init/advance/finish experiment, shared by
-`nde.spirals` and `nde.vowels`.
+"""Training a neural CDE classifier (a [`Training`][jaxlab.Training] of one model), shared
+by `nde.spirals` and `nde.vowels`.
 
 A task provides `data(config) -> (train, test)`, each `(times, values, labels)` with
 NaN-padded `(series, length)` times and `(series, length, channels)` values. The config
@@ -8,14 +8,14 @@ provides `channels` (of the data), `classes`, `hidden`, `width`, `depth`, `inter
 
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from .._train import init_state, split_model, train_chunk
+from .._side_by_side import ModelSpec, Training
+from .._train import sampler
 from ._cde import NeuralCDE, control_path
 
 
@@ -44,78 +44,59 @@ def _paths(cfg, times, values):
     return jax.vmap(build)(times, values)
 
 
-def _model(cfg, channels, key):
-    outputs = 1 if cfg.classes == 2 else cfg.classes
-    return NeuralCDE(
-        channels,
-        cfg.hidden,
-        outputs,
-        width=cfg.width,
-        depth=cfg.depth,
-        rtol=cfg.rtol,
-        atol=cfg.atol,
-        key=key,
-    )
-
-
 def _channels(cfg):
     return 1 + cfg.channels * (2 if cfg.intensity else 1)
 
 
-def classifier_experiment(data: Callable) -> tuple[Callable, Callable, Callable]:
-    """`(init, advance, finish)` training a [`NeuralCDE`][jaxlab.nde.NeuralCDE] on
-    `data(config)` with Adam and minibatches; `finish` returns `test_accuracy`,
-    `test_loss` and the test logits."""
+MODEL = "cde"  # the one model's name in the Training (not in the metric keys)
 
-    def merge_for(cfg):
-        template = eqx.filter_eval_shape(_model, cfg, _channels(cfg), jax.random.key(0))
-        return split_model(template)[1]
 
-    def init(cfg, key):
-        k_model, k_data = jax.random.split(key)
-        params, _ = split_model(_model(cfg, _channels(cfg), k_model))
-        return init_state(params, optax.adam(cfg.learning_rate), k_data)
+def classifier_training(data: Callable) -> Training:
+    """The [`Training`][jaxlab.Training] of one [`NeuralCDE`][jaxlab.nde.NeuralCDE] on
+    `data(config)` with Adam and minibatches of cross-entropy; its evaluation gives
+    `test_accuracy`, `test_loss` and the test logits."""
 
-    def advance(cfg, state, n_steps):
-        (times, values, labels), _ = data(cfg)
-        paths = _paths(cfg, times, values)
-
-        def sample(key):
-            index = jax.random.choice(key, labels.shape[0], (cfg.batch_size,), replace=False)
-            return jax.tree.map(lambda x: x[index], (paths, labels))
+    def models(cfg):
+        def init(key):
+            outputs = 1 if cfg.classes == 2 else cfg.classes
+            return NeuralCDE(
+                _channels(cfg), cfg.hidden, outputs, width=cfg.width, depth=cfg.depth,
+                rtol=cfg.rtol, atol=cfg.atol, key=key,
+            )  # fmt: skip
 
         def loss(model, batch, key):
-            batch_paths, batch_labels = batch
-            value, accuracy = class_loss(jax.vmap(model)(batch_paths), batch_labels)
-            return value, accuracy
+            paths, labels = batch
+            return class_loss(jax.vmap(model)(paths), labels)
 
-        return train_chunk(
-            state,
-            n_steps,
-            loss=loss,
-            merge=merge_for(cfg),
-            optimizer=optax.adam(cfg.learning_rate),
-            sample=sample,
-        )
+        def evaluate(model, key):
+            _, (times, values, labels) = data(cfg)
+            logits = jax.vmap(model)(_paths(cfg, times, values))
+            loss, accuracy = class_loss(logits, labels)
+            return {"test_accuracy": accuracy, "test_loss": loss, "test_logits": logits}
 
-    def finish(cfg, state):
-        _, (times, values, labels) = data(cfg)
-        model = merge_for(cfg)(state.params)
-        logits = jax.vmap(model)(_paths(cfg, times, values))
-        loss, accuracy = class_loss(logits, labels)
-        nan = lambda x: jnp.where(state.diverged, jnp.nan, x)
-        return {"test_accuracy": nan(accuracy), "test_loss": nan(loss), "test_logits": logits}
+        return {MODEL: ModelSpec(init, loss, optax.adam(cfg.learning_rate), evaluate)}
 
-    return init, advance, finish
+    def sample(cfg):
+        (times, values, labels), _ = data(cfg)
+        return sampler((_paths(cfg, times, values), labels), cfg.batch_size)
+
+    return Training(models, sample)
+
+
+def test_logits(results):
+    """The test logits of every seed, `(seeds, series, outputs)`."""
+    return results["final"][f"{MODEL}/test_logits"]
 
 
 def class_metrics(results) -> dict:
     final = results["final"]
-    return {k: np.asarray(final[k], dtype=float) for k in ("test_accuracy", "test_loss")}
+    return {
+        k: np.asarray(final[f"{MODEL}/{k}"], dtype=float) for k in ("test_accuracy", "test_loss")
+    }
 
 
 def class_history(cfg, results) -> dict:
-    loss, accuracy = results["history"]
+    loss, accuracy = results["history"][MODEL]
     return {"train_loss": np.asarray(loss), "train_accuracy": np.asarray(accuracy)}
 
 

@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from ._ode import _concrete
+from .._train import Setting
+from ._settings import count, named, or_nan, positive
 
 
 DEQ_SOLVERS = {
@@ -21,6 +22,7 @@ DEQ_ADJOINTS = {
     "implicit": optx.ImplicitAdjoint,
     "unrolled": optx.RecursiveCheckpointAdjoint,
 }
+_Solver = optx.AbstractFixedPointSolver | optx.AbstractRootFinder
 
 
 def _apply(z, args):
@@ -44,8 +46,7 @@ class ContractiveCell(eqx.Module):
     contraction: float = eqx.field(static=True)
 
     def __init__(self, size: int, *, contraction: float = 0.9, key: PRNGKeyArray):
-        if not isinstance(size, int) or size < 1:
-            raise ValueError(f"size: a positive integer, got {size!r}")
+        count("size", size)
         if not 0 < contraction < 1:
             raise ValueError(f"contraction: a number in (0, 1), got {contraction!r}")
         self.weight = jax.random.normal(key, (size, size)) * contraction / size
@@ -72,21 +73,23 @@ class DEQ(eqx.Module):
     - `cell`: `f(z, x) -> z`, an equinox module or pure function.
     - `size`: the length of $z$.
     - `solver`: `"fixed_point"` ($z_{n+1} = f(z_n, x)$; converges for a contraction),
-      `"newton"` or `"chord"` (root finders on $z - f(z, x)$).
+      `"newton"` or `"chord"` (root finders on $z - f(z, x)$), or an optimistix solver
+      object with `rtol` and `atol` fields (e.g. `optx.Newton(rtol, atol,
+      linear_solver=lineax.LU())`), whose tolerances are replaced by the DEQ's.
     - `adjoint`: `"implicit"` (default), `"unrolled"`, or any optimistix adjoint (e.g.
       `ImplicitAdjoint(linear_solver=lineax.GMRES(...))`).
-    - `rtol`, `atol`: the solver's tolerances, stored as arrays (a new value does not
-      recompile; they receive no gradient).
+    - `rtol`, `atol`: the solver's tolerances, [`Setting`][jaxlab.Setting]s (never
+      trained; a new value does not recompile).
     - `max_steps`: a solve that has not converged after this many steps returns NaN (in a
       sweep, that seed is flagged instead of aborting the others).
     """
 
     cell: Callable
     size: int = eqx.field(static=True)
-    solver: str = eqx.field(static=True)
+    solver: _Solver
     adjoint: optx.AbstractAdjoint
-    rtol: Array
-    atol: Array
+    rtol: Setting
+    atol: Setting
     max_steps: int = eqx.field(static=True)
 
     def __init__(
@@ -94,31 +97,21 @@ class DEQ(eqx.Module):
         cell: Callable,
         size: int,
         *,
-        solver: str = "fixed_point",
+        solver: str | _Solver = "fixed_point",
         adjoint: str | optx.AbstractAdjoint = "implicit",
         rtol: ArrayLike = 1e-4,
         atol: ArrayLike = 1e-6,
         max_steps: int = 256,
     ):
-        if not isinstance(size, int) or size < 1:
-            raise ValueError(f"size: a positive integer, got {size!r}")
-        if solver not in DEQ_SOLVERS:
-            raise ValueError(f"solver: one of {', '.join(DEQ_SOLVERS)}, got {solver!r}")
-        if isinstance(adjoint, str):
-            if adjoint not in DEQ_ADJOINTS:
-                raise ValueError(f"adjoint: one of {', '.join(DEQ_ADJOINTS)}, got {adjoint!r}")
-            adjoint = DEQ_ADJOINTS[adjoint]()
-        for name, value in (("rtol", rtol), ("atol", atol)):
-            if _concrete(value) and not float(value) > 0:
-                raise ValueError(f"{name}: a positive number, got {value!r}")
-        if not isinstance(max_steps, int) or max_steps < 1:
-            raise ValueError(f"max_steps: a positive integer, got {max_steps!r}")
         self.cell = cell
-        self.size = size
-        self.solver = solver
-        self.adjoint = adjoint
-        self.rtol, self.atol = (jnp.asarray(v, dtype=float) for v in (rtol, atol))
-        self.max_steps = max_steps
+        self.size = count("size", size)
+        # Built with placeholder tolerances: the solve puts in the settings.
+        self.solver = named("solver", DEQ_SOLVERS, solver, rtol=0.0, atol=0.0)
+        if not (hasattr(self.solver, "rtol") and hasattr(self.solver, "atol")):
+            raise ValueError(f"solver: an optimistix solver with rtol and atol, got {solver!r}")
+        self.adjoint = named("adjoint", DEQ_ADJOINTS, adjoint)
+        self.rtol, self.atol = positive("rtol", rtol), positive("atol", atol)
+        self.max_steps = count("max_steps", max_steps)
 
     def solve(
         self, x: Array, z0: Float[Array, " size"] | None = None
@@ -129,8 +122,8 @@ class DEQ(eqx.Module):
         elif jnp.shape(z0) != (self.size,):
             raise ValueError(f"z0: shape ({self.size},), got {jnp.shape(z0)}")
         z0 = jnp.asarray(z0, jax.eval_shape(self.cell, z0, x).dtype)
-        stop = jax.lax.stop_gradient
-        solver = DEQ_SOLVERS[self.solver](rtol=stop(self.rtol), atol=stop(self.atol))
+        tolerances = (self.rtol.read(), self.atol.read())
+        solver = eqx.tree_at(lambda s: (s.rtol, s.atol), self.solver, tolerances)
         solution = optx.fixed_point(
             _apply,
             solver,
@@ -140,9 +133,49 @@ class DEQ(eqx.Module):
             adjoint=self.adjoint,
             throw=False,
         )
-        failed = solution.result != optx.RESULTS.successful
-        return jnp.where(failed, jnp.nan, solution.value), solution.stats["num_steps"]
+        return or_nan(solution, solution.value), solution.stats["num_steps"]
 
     def __call__(self, x: Array, z0: Float[Array, " size"] | None = None) -> Float[Array, " size"]:
         """The fixed point $z^*(x)$; see [`solve`][jaxlab.nde.DEQ.solve]."""
         return self.solve(x, z0)[0]
+
+
+class DEQClassifier(eqx.Module):
+    r"""`readout(z*)` with $z^* = f(z^*, \mathrm{projection}(x))$, $f$ a
+    [`ContractiveCell`][jaxlab.nde.ContractiveCell] solved by a [`DEQ`][jaxlab.nde.DEQ].
+
+    **Arguments:** `features` (of $x$), `hidden` (of $z$), `classes`, `contraction` of
+    the cell, `key`, and the [`DEQ`][jaxlab.nde.DEQ]'s options (`solver`, `adjoint`,
+    `rtol`, `atol`, `max_steps`).
+
+    Called on one example, returns the logits and the number of fixed-point steps.
+    """
+
+    projection: eqx.nn.Linear
+    deq: DEQ
+    readout: eqx.nn.Linear
+
+    def __init__(
+        self,
+        features: int,
+        hidden: int,
+        classes: int,
+        *,
+        contraction: float = 0.9,
+        key: PRNGKeyArray,
+        **deq_options,
+    ):
+        k_in, k_cell, k_out = jax.random.split(key, 3)
+        self.projection = eqx.nn.Linear(features, hidden, key=k_in)
+        cell = ContractiveCell(hidden, contraction=contraction, key=k_cell)
+        self.deq = DEQ(cell, hidden, **deq_options)
+        self.readout = eqx.nn.Linear(hidden, classes, key=k_out)
+
+    def __call__(
+        self, x: Float[Array, " features"]
+    ) -> tuple[Float[Array, " classes"], Int[Array, ""]]:
+        features = self.projection.in_features
+        if x.shape != (features,):
+            raise ValueError(f"x: shape ({features},) (one example), got {x.shape}")
+        z, steps = self.deq.solve(self.projection(x))
+        return self.readout(z), steps

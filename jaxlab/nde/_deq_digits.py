@@ -5,59 +5,21 @@ import functools
 import math
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, Float, Int, PRNGKeyArray
 from matplotlib.figure import Figure
 
-from .._experiment import ConfigError, Experiment, require
-from .._train import init_state, sampler, split_model, train_chunk
-from ._deq import DEQ, DEQ_SOLVERS, ContractiveCell
+from .._experiment import ConfigError, require
+from .._side_by_side import ModelSpec, Training
+from .._train import sampler
+from ._deq import DEQ_SOLVERS, DEQClassifier
 
 
 CLASSES = 10
 FEATURES = 64  # 8x8 pixels
 EXAMPLES = 1797
-
-
-class DEQClassifier(eqx.Module):
-    r"""`readout(z*)` with $z^* = f(z^*, \mathrm{projection}(x))$, $f$ a
-    [`ContractiveCell`][jaxlab.nde.ContractiveCell] solved by a [`DEQ`][jaxlab.nde.DEQ].
-
-    Called on one example, returns the logits and the number of fixed-point steps.
-    """
-
-    projection: eqx.nn.Linear
-    deq: DEQ
-    readout: eqx.nn.Linear
-
-    def __init__(
-        self,
-        features: int,
-        hidden: int,
-        classes: int,
-        *,
-        contraction: float = 0.9,
-        key: PRNGKeyArray,
-        **deq_options,
-    ):
-        k_in, k_cell, k_out = jax.random.split(key, 3)
-        self.projection = eqx.nn.Linear(features, hidden, key=k_in)
-        cell = ContractiveCell(hidden, contraction=contraction, key=k_cell)
-        self.deq = DEQ(cell, hidden, **deq_options)
-        self.readout = eqx.nn.Linear(hidden, classes, key=k_out)
-
-    def __call__(
-        self, x: Float[Array, " features"]
-    ) -> tuple[Float[Array, " classes"], Int[Array, ""]]:
-        features = self.projection.in_features
-        if x.shape != (features,):
-            raise ValueError(f"x: shape ({features},) (one example), got {x.shape}")
-        z, steps = self.deq.solve(self.projection(x))
-        return self.readout(z), steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,24 +93,6 @@ def _digits(test_fraction: float, data_seed: int):
     return (x_train, y_train), (x_test, y_test)
 
 
-def _model(cfg: DEQDigitsConfig, key) -> DEQClassifier:
-    return DEQClassifier(
-        FEATURES,
-        cfg.hidden,
-        CLASSES,
-        contraction=cfg.contraction,
-        solver=cfg.solver,
-        rtol=cfg.rtol,
-        atol=cfg.atol,
-        max_steps=cfg.max_steps,
-        key=key,
-    )
-
-
-def _merge(cfg: DEQDigitsConfig):
-    return split_model(eqx.filter_eval_shape(_model, cfg, jax.random.key(0)))[1]
-
-
 def _evaluate(model: DEQClassifier, x, y):
     logits, steps = jax.vmap(model)(x)
     loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
@@ -160,42 +104,50 @@ def _loss(model, batch, key):
     return loss, jnp.mean(steps.astype(float))
 
 
-def init_digits(cfg: DEQDigitsConfig, key):
-    k_model, k_data = jax.random.split(key)
-    params, _ = split_model(_model(cfg, k_model))
-    return init_state(params, optax.adam(cfg.learning_rate), k_data)
+def _test(cfg: DEQDigitsConfig):
+    """Test accuracy, loss and mean solver steps (NaN if a logit is not finite), and the
+    confusion counts."""
+
+    def evaluate(model, key):
+        _, (x_test, y_test) = _digits(cfg.test_fraction, cfg.data_seed)
+        logits, loss, steps = _evaluate(model, jnp.asarray(x_test), jnp.asarray(y_test))
+        predicted = jnp.argmax(logits, axis=-1)
+        nan_if_failed = lambda v: jnp.where(jnp.all(jnp.isfinite(logits)), v, jnp.nan)
+        return {
+            "test_accuracy": nan_if_failed(jnp.mean(predicted == y_test)),
+            "test_loss": nan_if_failed(loss),
+            "mean_fixed_point_iterations": nan_if_failed(jnp.mean(steps.astype(float))),
+            "confusion": jnp.zeros((CLASSES, CLASSES), int).at[y_test, predicted].add(1),
+        }
+
+    return evaluate
 
 
-def advance_digits(cfg: DEQDigitsConfig, state, n_steps: int):
+MODEL = "deq"  # the one model's name in the Training (not in the metric keys)
+
+
+def models(cfg: DEQDigitsConfig) -> dict[str, ModelSpec]:
+    def init(key):
+        return DEQClassifier(
+            FEATURES, cfg.hidden, CLASSES, contraction=cfg.contraction, solver=cfg.solver,
+            rtol=cfg.rtol, atol=cfg.atol, max_steps=cfg.max_steps, key=key,
+        )  # fmt: skip
+
+    return {MODEL: ModelSpec(init, _loss, optax.adam(cfg.learning_rate), _test(cfg))}
+
+
+def data(cfg: DEQDigitsConfig):
     train, _ = _digits(cfg.test_fraction, cfg.data_seed)
-    return train_chunk(
-        state,
-        n_steps,
-        loss=_loss,
-        merge=_merge(cfg),
-        optimizer=optax.adam(cfg.learning_rate),
-        sample=sampler(jax.tree.map(jnp.asarray, train), cfg.batch_size),
-    )
-
-
-def finish_digits(cfg: DEQDigitsConfig, state):
-    _, (x_test, y_test) = _digits(cfg.test_fraction, cfg.data_seed)
-    model = _merge(cfg)(state.params)
-    logits, loss, steps = _evaluate(model, jnp.asarray(x_test), jnp.asarray(y_test))
-    predicted = jnp.argmax(logits, axis=-1)
-    failed = state.diverged | ~jnp.all(jnp.isfinite(logits))
-    nan_if_failed = lambda v: jnp.where(failed, jnp.nan, v)
-    return {
-        "test_accuracy": nan_if_failed(jnp.mean(predicted == y_test)),
-        "test_loss": nan_if_failed(loss),
-        "mean_fixed_point_iterations": nan_if_failed(jnp.mean(steps.astype(float))),
-        "confusion": jnp.zeros((CLASSES, CLASSES), int).at[y_test, predicted].add(1),
-    }
+    return sampler(jax.tree.map(jnp.asarray, train), cfg.batch_size)
 
 
 def report_digits(cfg: DEQDigitsConfig, results, out_dir: Path | None) -> dict:
-    final = results["final"]
-    metrics = {k: np.asarray(v, dtype=float) for k, v in final.items() if k != "confusion"}
+    final = {k.removeprefix(f"{MODEL}/"): v for k, v in results["final"].items()}
+    metrics = {
+        k: np.asarray(v, dtype=float)
+        for k, v in final.items()
+        if k not in ("confusion", "diverged")
+    }
     if out_dir is not None:
         ok = np.isfinite(metrics["test_accuracy"])
         counts = np.asarray(final["confusion"])[ok].sum(0)
@@ -219,7 +171,7 @@ def report_digits(cfg: DEQDigitsConfig, results, out_dir: Path | None) -> dict:
         fig.tight_layout()
         fig.savefig(out_dir / "confusion_matrix.png", dpi=110)
 
-        losses, steps = (np.asarray(v) for v in results["history"])
+        losses, steps = (np.asarray(v) for v in results["history"][MODEL])
         fig = Figure(figsize=(10, 3.5))
         left, right = fig.subplots(1, 2)
         left.semilogy(losses.T, lw=0.8)
@@ -232,17 +184,15 @@ def report_digits(cfg: DEQDigitsConfig, results, out_dir: Path | None) -> dict:
 
 
 def _history(cfg, results):
-    losses, steps = results["history"]
+    losses, steps = results["history"][MODEL]
     return {"train_loss": np.asarray(losses), "fixed_point_iterations": np.asarray(steps)}
 
 
-EXPERIMENT = Experiment(
+TRAINING = Training(models, data)
+EXPERIMENT = TRAINING.experiment(
     "nde.deq_digits",
     "deep equilibrium classifier (implicit gradients) on scikit-learn's 8x8 digits",
     DEQDigitsConfig,
     report_digits,
-    init=init_digits,
-    advance=advance_digits,
-    finish=finish_digits,
     history=_history,
 )

@@ -11,7 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
+from .._train import Setting
 from ._reversible import ReversibleAdjoint, reversible_heun
+from ._settings import concrete, controller, count, named, or_nan, read, step_settings
 
 
 SOLVERS = {
@@ -32,25 +34,17 @@ ADJOINTS = {
 }
 
 
-def _named(kind: str, table: dict, value):
-    if not isinstance(value, str):
-        return value
-    if value not in table:
-        raise ValueError(f"{kind}: one of {', '.join(table)}, got {value!r}")
-    return table[value]()
-
-
-def _concrete(value) -> bool:
-    return not isinstance(value, jax.core.Tracer)
-
-
 class MLPField(eqx.Module):
-    """A vector field $f_\\theta(t, y)$ given by an MLP of $y$ (and of $t$ if `time`)."""
+    """A vector field $f_\\theta(t, y)$ given by an MLP of $y$ (and of $t$ if `time`).
+
+    **Arguments** (keyword only): `size` (of $y$), `width` and `depth` of the MLP (softplus
+    activations), `time`, `key`.
+    """
 
     mlp: eqx.nn.MLP
     time: bool = eqx.field(static=True)
 
-    def __init__(self, size: int, width: int, depth: int, *, time: bool = False, key: PRNGKeyArray):
+    def __init__(self, *, size: int, width: int, depth: int, time: bool = False, key: PRNGKeyArray):
         self.time = time
         self.mlp = eqx.nn.MLP(size + time, size, width, depth, activation=jax.nn.softplus, key=key)
 
@@ -72,9 +66,9 @@ class NeuralODE(eqx.Module):
       number of steps. It needs `solver="reversible_heun"`, `rtol=atol=None` and
       `dt0=None`: it steps on `ts`, each interval split into
       `ReversibleAdjoint(substeps)` equal steps (`max_steps` is not used).
-    - `rtol`, `atol`: tolerances of the PID step-size controller, stored as arrays (a
-      new value does not recompile; they receive no gradient).
-    - `dt0`: the initial step; with `rtol=None` a constant step of `dt0` is used.
+    - `rtol`, `atol`: tolerances of the PID step-size controller. Like `dt0`, they are
+      [`Setting`][jaxlab.Setting]s: never trained, and a new value does not recompile.
+    - `dt0`: the initial step; with `rtol=atol=None` a constant step of `dt0` is used.
     - `max_steps`: a solve that needs more steps returns NaN (in a sweep, that seed is
       flagged instead of aborting the others).
     """
@@ -82,9 +76,9 @@ class NeuralODE(eqx.Module):
     vector_field: Callable
     solver: diffrax.AbstractSolver
     adjoint: diffrax.AbstractAdjoint | ReversibleAdjoint
-    rtol: Array | None
-    atol: Array | None
-    dt0: Array | None
+    rtol: Setting | None
+    atol: Setting | None
+    dt0: Setting | None
     max_steps: int = eqx.field(static=True)
 
     def __init__(
@@ -98,14 +92,11 @@ class NeuralODE(eqx.Module):
         dt0: ArrayLike | None = None,
         max_steps: int = 4096,
     ):
-        for name, value in (("rtol", rtol), ("atol", atol), ("dt0", dt0)):
-            if value is not None and _concrete(value) and not float(value) > 0:
-                raise ValueError(f"{name}: a positive number, got {value!r}")
-        if (rtol is None) != (atol is None):
-            raise ValueError("rtol: give both rtol and atol (adaptive) or neither (constant dt0)")
-        self.solver = _named("solver", SOLVERS, solver)
-        self.adjoint = _named("adjoint", {**ADJOINTS, "reversible": ReversibleAdjoint}, adjoint)
-        if isinstance(self.adjoint, ReversibleAdjoint):
+        self.solver = named("solver", SOLVERS, solver)
+        self.adjoint = named("adjoint", {**ADJOINTS, "reversible": ReversibleAdjoint}, adjoint)
+        reversible = isinstance(self.adjoint, ReversibleAdjoint)
+        self.rtol, self.atol, self.dt0 = step_settings(rtol, atol, dt0, steps_on_ts=reversible)
+        if reversible:
             if not isinstance(self.solver, diffrax.ReversibleHeun):
                 raise ValueError(
                     f"solver: the reversible adjoint needs 'reversible_heun', got {solver!r}"
@@ -118,42 +109,29 @@ class NeuralODE(eqx.Module):
                 raise ValueError(
                     "dt0: the reversible adjoint steps on ts (substeps); pass dt0=None"
                 )
-        elif rtol is None and dt0 is None:
-            raise ValueError("dt0: required with a constant step (rtol=None)")
-        if not isinstance(max_steps, int) or max_steps < 1:
-            raise ValueError(f"max_steps: a positive integer, got {max_steps!r}")
         self.vector_field = vector_field
-        self.rtol, self.atol, self.dt0 = (
-            None if v is None else jnp.asarray(v, dtype=float) for v in (rtol, atol, dt0)
-        )
-        self.max_steps = max_steps
+        self.max_steps = count("max_steps", max_steps)
 
     def __call__(self, ts: Float[Array, " times"], y0: PyTree, args=None) -> PyTree:
-        if _concrete(ts) and not np.all(np.diff(np.asarray(ts)) > 0):
+        if concrete(ts) and not np.all(np.diff(np.asarray(ts)) > 0):
             raise ValueError("ts: times must be strictly increasing")
         if isinstance(self.adjoint, ReversibleAdjoint):
             return reversible_heun(self.vector_field, y0, ts, args, substeps=self.adjoint.substeps)
-        stop = jax.lax.stop_gradient
-        if self.rtol is None:
-            controller = diffrax.ConstantStepSize()
-        else:
-            controller = diffrax.PIDController(rtol=stop(self.rtol), atol=stop(self.atol))
         solution = diffrax.diffeqsolve(
             diffrax.ODETerm(self.vector_field),
             self.solver,
             ts[0],
             ts[-1],
-            None if self.dt0 is None else stop(self.dt0),
+            read(self.dt0),
             y0,
             args,
             saveat=diffrax.SaveAt(ts=ts),
-            stepsize_controller=controller,
+            stepsize_controller=controller(self.rtol, self.atol),
             adjoint=self.adjoint,
             max_steps=self.max_steps,
             throw=False,
         )
-        failed = solution.result != diffrax.RESULTS.successful
-        return jax.tree.map(lambda y: jnp.where(failed, jnp.nan, y), solution.ys)
+        return or_nan(solution, solution.ys)
 
 
 class HybridField(eqx.Module):

@@ -5,23 +5,26 @@ generate against the exact ones."""
 import dataclasses
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from .._experiment import Experiment, require
-from .._train import init_state, split_model, train_chunk
-from ._sde import SDE_SOLVERS, CDEDiscriminator, LatentSDE, SDEGenerator, clip_weights
+from .._experiment import require
+from .._side_by_side import ModelSpec, Training
+from .._train import sampler
+from ._latent_sde import LatentSDE
+from ._sde_gan import CDEDiscriminator, SDEGenerator, clip_weights
+from ._sde_solve import SDE_SOLVERS
 
 
 MODELS = ("latent_sde", "sde_gan")
 _POSITIVE = ("theta", "sigma", "t1", "obs_std", "learning_rate", "generator_lr", "discriminator_lr")
 _COUNTS = (
     "paths", "batch_size", "steps", "substeps", "gan_substeps", "latent_size", "context_size",
-    "hidden_size", "width", "depth", "gan_hidden_size", "gan_noise_size", "gan_width", "gan_depth",
+    "hidden_size", "width", "depth", "gan_hidden_size", "gan_noise_size",
+    "gan_initial_noise_size", "gan_width", "gan_depth",
 )  # fmt: skip
 
 
@@ -42,8 +45,9 @@ class OUConfig:
     (latent SDE) or `gan_substeps` (SDE-GAN) solver steps per observation interval.
     `obs_std` is the latent SDE's observation noise, in standardized units; its posterior
     drift also sees the next observed value and the time to it (see
-    [`LatentSDE`][jaxlab.nde.LatentSDE]). The SDE-GAN clips its critic's weights to
-    $\pm$`clip` (none: $\pm 1/\text{out\_features}$ per layer).
+    [`LatentSDE`][jaxlab.nde.LatentSDE]). The SDE-GAN's generator maps
+    `gan_initial_noise_size` standard normals to its initial state, and its critic's
+    weights are clipped to $\pm$`clip` (none: $\pm 1/\text{out\_features}$ per layer).
 
     `model`: `"latent_sde"` (default: it reaches the target), `"sde_gan"` or `"both"`.
     Metrics, per model: with $m(t)$, $s(t)$ the exact marginal mean and standard deviation
@@ -79,6 +83,7 @@ class OUConfig:
     gan_solver: str = "reversible_heun"
     gan_hidden_size: int = 16
     gan_noise_size: int = 4
+    gan_initial_noise_size: int = 16
     gan_width: int = 32
     gan_depth: int = 1
     gan_substeps: int = 1
@@ -157,35 +162,46 @@ def sample_paths(cfg: OUConfig, ts, key, n: int):
     return jnp.concatenate([y0[None], ys]).T[:, :, None]
 
 
+def _times(cfg: OUConfig):
+    return jnp.linspace(0.0, cfg.t1, cfg.times)
+
+
 def _data(cfg: OUConfig):
     """The observation times, the training paths (a fraction `drop` of points NaN), and
     the shift and scale that standardize them (over all paths and times)."""
-    ts = jnp.linspace(0.0, cfg.t1, cfg.times)
+    ts = _times(cfg)
     k_paths, k_drop = jax.random.split(jax.random.key(cfg.data_seed))
     ys = sample_paths(cfg, ts, k_paths, cfg.paths)
     ys = jnp.where(jax.random.bernoulli(k_drop, cfg.drop, ys.shape), jnp.nan, ys)
     return ts, ys, (jnp.nanmean(ys), jnp.nanstd(ys))
 
 
-def _models(cfg: OUConfig, key):
-    k_latent, k_gen, k_disc = jax.random.split(key, 3)
-    models = {}
-    if "latent_sde" in cfg.models:
-        models["latent_sde"] = LatentSDE(
-            1, cfg.latent_size, cfg.context_size, cfg.hidden_size, cfg.width, cfg.depth,
-            obs_std=cfg.obs_std, solver=cfg.solver, substeps=cfg.substeps, key=k_latent,
+def _latent_sde(cfg: OUConfig):
+    def init(key):
+        return LatentSDE(
+            data_size=1, latent_size=cfg.latent_size, context_size=cfg.context_size,
+            hidden_size=cfg.hidden_size, width=cfg.width, depth=cfg.depth, obs_std=cfg.obs_std,
+            solver=cfg.solver, substeps=cfg.substeps, key=key,
         )  # fmt: skip
-    if "sde_gan" in cfg.models:
+
+    return init
+
+
+def _sde_gan(cfg: OUConfig):
+    def init(key):
+        k_gen, k_disc = jax.random.split(key)
         generator = SDEGenerator(
-            1, cfg.gan_hidden_size, cfg.gan_noise_size, cfg.gan_hidden_size, cfg.gan_width,
-            cfg.gan_depth, solver=cfg.gan_solver, substeps=cfg.gan_substeps, key=k_gen,
+            data_size=1, hidden_size=cfg.gan_hidden_size, noise_size=cfg.gan_noise_size,
+            initial_noise_size=cfg.gan_initial_noise_size, width=cfg.gan_width,
+            depth=cfg.gan_depth, solver=cfg.gan_solver, substeps=cfg.gan_substeps, key=k_gen,
         )  # fmt: skip
         discriminator = CDEDiscriminator(
-            1, cfg.gan_hidden_size, cfg.gan_width, cfg.gan_depth, substeps=cfg.gan_substeps,
-            key=k_disc,
+            data_size=1, hidden_size=cfg.gan_hidden_size, width=cfg.gan_width,
+            depth=cfg.gan_depth, substeps=cfg.gan_substeps, key=k_disc,
         )  # fmt: skip
-        models["sde_gan"] = (generator, clip_weights(discriminator, cfg.clip))
-    return models
+        return generator, clip_weights(discriminator, cfg.clip)
+
+    return init
 
 
 def _projected(project):
@@ -225,52 +241,16 @@ def _losses(ts):
         keys = jax.random.split(key, batch.shape[0])
         loss, (loglik, kl) = jax.vmap(lambda y, k: model.loss(ts, y, k))(batch, keys)
         observed = jnp.sum(~jnp.isnan(batch))
-        return jnp.sum(loss) / observed, jnp.sum(kl) / observed
+        return jnp.sum(loss) / observed, {"kl": jnp.sum(kl) / observed}
 
     def sde_gan(model, batch, key):
         generator, discriminator = model
         fake = jax.vmap(lambda k: generator(ts, k))(jax.random.split(key, batch.shape[0]))
         scores = jax.vmap(lambda y: discriminator(ts, y))(jnp.concatenate([batch, fake]))
         real_score, fake_score = jnp.split(scores, 2)
-        loss = jnp.mean(real_score) - jnp.mean(fake_score)
-        return loss, loss
+        return jnp.mean(real_score) - jnp.mean(fake_score), {}
 
     return {"latent_sde": latent_sde, "sde_gan": sde_gan}
-
-
-def _merges(cfg):
-    template = eqx.filter_eval_shape(_models, cfg, jax.random.key(0))
-    return {name: split_model(model)[1] for name, model in template.items()}
-
-
-def init_ou(cfg: OUConfig, key):
-    k_models, k_train = jax.random.split(key)
-    optimizers = _optimizers(cfg)
-    return {
-        name: init_state(split_model(model)[0], optimizers[name], k_train)
-        for name, model in _models(cfg, k_models).items()
-    }
-
-
-def advance_ou(cfg: OUConfig, state, n_steps):
-    ts, ys, (shift, scale) = _data(cfg)
-    ys = (ys - shift) / scale
-    merges, optimizers, losses = _merges(cfg), _optimizers(cfg), _losses(ts)
-
-    def sample(key):
-        return ys[jax.random.choice(key, cfg.paths, (cfg.batch_size,), replace=False)]
-
-    new, history = {}, {}
-    for name in state:
-        new[name], (history[name], _) = train_chunk(
-            state[name],
-            n_steps,
-            loss=losses[name],
-            merge=merges[name],
-            optimizer=optimizers[name],
-            sample=sample,
-        )
-    return new, history
 
 
 def _generate(name, model, ts, key, n, noise=True):
@@ -284,26 +264,45 @@ def _generate(name, model, ts, key, n, noise=True):
     return paths[..., 0]
 
 
-def finish_ou(cfg: OUConfig, state):
-    ts, _, (shift, scale) = _data(cfg)
-    mean, std = exact_moments(cfg, ts)
-    merges = _merges(cfg)
-    out = {}
-    for name, fitted in state.items():
-        model = merges[name](fitted.params)
-        key = jax.random.split(fitted.key)[0]
+def _evaluate(cfg: OUConfig, name: str):
+    """The relative errors of the marginal mean and standard deviation of `samples`
+    generated paths (NaN if any path is not finite), those marginals, and 8 noiseless
+    paths for the figure."""
+
+    def evaluate(model, key):
+        ts, _, (shift, scale) = _data(cfg)
+        mean, std = exact_moments(cfg, ts)
         paths = shift + scale * _generate(name, model, ts, key, cfg.samples)
         learned_mean, learned_std = jnp.mean(paths, 0), jnp.std(paths, 0)
-        bad = fitted.diverged | ~jnp.all(jnp.isfinite(paths))
+        failed = ~jnp.all(jnp.isfinite(paths))
         errors = {
             "mean_rel_error": jnp.mean(jnp.abs(learned_mean - mean)) / jnp.mean(jnp.abs(mean)),
             "std_rel_error": jnp.mean(jnp.abs(learned_std - std)) / jnp.mean(std),
         }
-        for metric, value in errors.items():
-            out[f"{name}/{metric}"] = jnp.where(bad, jnp.nan, value)
-        out[f"{name}/mean"], out[f"{name}/std"] = learned_mean, learned_std
-        out[f"{name}/paths"] = shift + scale * _generate(name, model, ts, key, 8, noise=False)
-    return out
+        return {
+            **{metric: jnp.where(failed, jnp.nan, value) for metric, value in errors.items()},
+            "mean": learned_mean,
+            "std": learned_std,
+            "paths": shift + scale * _generate(name, model, ts, key, 8, noise=False),
+        }
+
+    return evaluate
+
+
+def models(cfg: OUConfig) -> dict[str, ModelSpec]:
+    ts = _times(cfg)
+    inits = {"latent_sde": _latent_sde(cfg), "sde_gan": _sde_gan(cfg)}
+    optimizers, losses = _optimizers(cfg), _losses(ts)
+    return {
+        name: ModelSpec(inits[name], losses[name], optimizers[name], _evaluate(cfg, name))
+        for name in cfg.models
+    }
+
+
+def data(cfg: OUConfig):
+    """Minibatches of `batch_size` standardized training paths."""
+    _, ys, (shift, scale) = _data(cfg)
+    return sampler((ys - shift) / scale, cfg.batch_size)
 
 
 def report_ou(cfg: OUConfig, results, out_dir: Path | None) -> dict:
@@ -340,17 +339,10 @@ def report_ou(cfg: OUConfig, results, out_dir: Path | None) -> dict:
     return metrics
 
 
-def _history(cfg, results):
-    return {f"{name}/loss": np.asarray(v) for name, v in results["history"].items()}
-
-
-EXPERIMENT = Experiment(
+TRAINING = Training(models, data)
+EXPERIMENT = TRAINING.experiment(
     "nde.ou",
     "neural SDEs (latent SDE, SDE-GAN) learning a time-dependent Ornstein-Uhlenbeck process",
     OUConfig,
     report_ou,
-    init=init_ou,
-    advance=advance_ou,
-    finish=finish_ou,
-    history=_history,
 )

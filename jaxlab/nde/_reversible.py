@@ -79,6 +79,16 @@ def _time(ts, substeps: int, i, k):
     return (1 - w) * ts[i] + w * ts[i + 1]
 
 
+def _grid(ts, substeps: int):
+    """Every step time: each interval of `ts` split into `substeps` equal steps (by
+    `_time`), then `ts[-1]`; `ts[i]` is at index `i * substeps`."""
+    intervals = ts.shape[0] - 1
+    i = jnp.repeat(jnp.arange(intervals), substeps)
+    k = jnp.tile(jnp.arange(substeps), intervals)
+    inner = jax.vmap(lambda i, k: _time(ts, substeps, i, k))(i, k)
+    return jnp.concatenate([inner, ts[-1:]])
+
+
 def _add(*trees):
     return jax.tree.map(lambda *xs: sum(xs[1:], xs[0]), *trees)
 

@@ -9,9 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from .._experiment import Experiment, require
+from .._experiment import require
 from ._cde import INTERPOLATIONS
-from ._classify import class_history, class_metrics, classifier_experiment, predictions
+from ._classify import (
+    class_history,
+    class_metrics,
+    classifier_training,
+    predictions,
+    test_logits,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,14 +103,14 @@ def spiral_data(cfg: SpiralsConfig):
     return spirals(cfg, cfg.train, k_train), spirals(cfg, cfg.test, k_test)
 
 
-init_spirals, advance_spirals, finish_spirals = classifier_experiment(spiral_data)
+TRAINING = classifier_training(spiral_data)
 
 
 def report_spirals(cfg: SpiralsConfig, results, out_dir: Path | None) -> dict:
     metrics = class_metrics(results)
     if out_dir is not None:
         _, (times, values, labels) = spiral_data(cfg)
-        predicted = np.asarray(predictions(results["final"]["test_logits"][0]))
+        predicted = np.asarray(predictions(test_logits(results)[0]))
         fig = Figure(figsize=(10, 4.5))
         for ax, label in zip(fig.subplots(1, 2), (0, 1)):
             for i in np.flatnonzero(np.asarray(labels) == label)[:12]:
@@ -117,13 +123,10 @@ def report_spirals(cfg: SpiralsConfig, results, out_dir: Path | None) -> dict:
     return metrics
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = TRAINING.experiment(
     "nde.spirals",
     "neural CDE: clockwise vs anticlockwise spirals at irregular times, 30% of points dropped",
     SpiralsConfig,
     report_spirals,
-    init=init_spirals,
-    advance=advance_spirals,
-    finish=finish_spirals,
     history=class_history,
 )

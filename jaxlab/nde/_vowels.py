@@ -8,14 +8,15 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from .._experiment import ConfigError, Experiment, require
+from .._experiment import ConfigError, require
 from ._cde import INTERPOLATIONS, pad_series
 from ._classify import (
     class_history,
     class_metrics,
-    classifier_experiment,
+    classifier_training,
     confusion_figure,
     predictions,
+    test_logits,
 )
 
 
@@ -93,27 +94,24 @@ def vowel_data(cfg: VowelsConfig):
     return tuple(out)
 
 
-init_vowels, advance_vowels, finish_vowels = classifier_experiment(vowel_data)
+TRAINING = classifier_training(vowel_data)
 
 
 def report_vowels(cfg: VowelsConfig, results, out_dir: Path | None) -> dict:
     metrics = class_metrics(results)
     if out_dir is not None:
         labels = _load("test")[1]
-        predicted = np.stack([predictions(logits) for logits in results["final"]["test_logits"]])
+        predicted = np.stack([predictions(logits) for logits in test_logits(results)])
         names = [str(c + 1) for c in range(cfg.classes)]
         fig = confusion_figure(labels, predicted, cfg.classes, names)
         fig.savefig(out_dir / "confusion.png", dpi=110)
     return metrics
 
 
-EXPERIMENT = Experiment(
+EXPERIMENT = TRAINING.experiment(
     "nde.vowels",
     "neural CDE on JapaneseVowels (12 channels, variable length, 9 speakers; 270/370 split)",
     VowelsConfig,
     report_vowels,
-    init=init_vowels,
-    advance=advance_vowels,
-    finish=finish_vowels,
     history=class_history,
 )

@@ -198,6 +198,15 @@ def asymmetric_gd(
 _GRAM_RESOLUTION = 100
 
 
+def _damped(gram: Array, grad: Matrix, lam: ArrayLike) -> Matrix:
+    r"""$\nabla(P + \lambda I)^{-1}$ for a symmetric Gram matrix $P$ = `gram`, as a solve
+    on the transposed system, with $\lambda$ floored at the resolution of $P$
+    (see [`preconditioned_gd`][jaxlab.sensing.preconditioned_gd])."""
+    lam = jnp.maximum(lam, _GRAM_RESOLUTION * jnp.finfo(gram.dtype).eps * jnp.trace(gram))
+    eye = jnp.eye(gram.shape[0], dtype=gram.dtype)
+    return jnp.linalg.solve(gram + lam * eye, grad.T).T
+
+
 def preconditioned_gd(
     problem: SensingProblem,
     f0: Matrix,
@@ -215,28 +224,23 @@ def preconditioned_gd(
     PrecGD is $\lambda_0 = 0$.
 
     Each $\lambda_t$ is floored at $100\,\epsilon\operatorname{tr}P$ for its Gram matrix
-    $P$ ($G^\top G$ or $F^\top F$; $\epsilon$ the machine epsilon of the factors' dtype),
+    $P$ ($G^\top G$ or $F^\top F$, and $X^\top X$ in
+    [`preconditioned_symmetric_gd`][jaxlab.sensing.preconditioned_symmetric_gd];
+    $\epsilon$ the machine epsilon of the factors' dtype),
     the resolution of $P$ in the working precision. Over-parameterized factors make $P$
     singular, and a smaller damping divides rounding errors by almost zero: in float32,
     ScaledGD with $\lambda_0 = 10^{-8}$ turns to NaN once the error nears $10^{-6}$. In
     float64 the floor is $2\cdot10^{-14}\|G\|_F^2$, below any damping in use."""
     _check_steps(steps)
     _check_factors(problem, f0, g0)
-    eye = jnp.eye(f0.shape[1], dtype=f0.dtype)
-    resolution = _GRAM_RESOLUTION * jnp.finfo(f0.dtype).eps
-
-    def damped(gram, grad, lam):
-        # grad (P + lam I)^{-1} with P symmetric, as a solve on the transposed system.
-        lam = jnp.maximum(lam, resolution * jnp.trace(gram))
-        return jnp.linalg.solve(gram + lam * eye, grad.T).T
 
     def update(fg, t):
         f, g = fg
         r = problem.residual(f @ g.T)
         s = problem.adjoint(r)
         lam = damping + damping_scale * jnp.linalg.norm(r)
-        step_f = damped(g.T @ g, s @ g, lam)
-        step_g = damped(f.T @ f, s.T @ f, lam)
+        step_f = _damped(g.T @ g, s @ g, lam)
+        step_g = _damped(f.T @ f, s.T @ f, lam)
         return f - step_size * step_f, g - step_size * step_g
 
     fg, errors = _iterate(problem, update, (f0, g0), _product, steps)
@@ -255,17 +259,18 @@ def preconditioned_symmetric_gd(
     $X \leftarrow X - \eta\,\nabla L(X)(X^\top X + \lambda_t I)^{-1}$ with
     $\lambda_t = \lambda_0 + c\,\|\mathcal{A}(X_tX_t^\top) - y\|$ ($\lambda_0$ = `damping`,
     $c$ = `damping_scale`): ScaledGD($\lambda$) (Xu, Shen, Ma, Chi & Zhang 2023) is
-    $c = 0$; PrecGD (Zhang, Fattahi & Zhang 2021) is $\lambda_0 = 0$."""
+    $c = 0$; PrecGD (Zhang, Fattahi & Zhang 2021) is $\lambda_0 = 0$. $\lambda_t$ is
+    floored at the resolution of $X^\top X$, as in
+    [`preconditioned_gd`][jaxlab.sensing.preconditioned_gd]."""
     _check_steps(steps)
     _check_factors(problem, x0)
-    eye = jnp.eye(x0.shape[1], dtype=x0.dtype)
 
     def update(x, t):
         r = problem.residual(x @ x.T)
         s = problem.adjoint(r)
         lam = damping + damping_scale * jnp.linalg.norm(r)
         gradient = 0.5 * (s + s.T) @ x
-        return x - step_size * jnp.linalg.solve(x.T @ x + lam * eye, gradient.T).T
+        return x - step_size * _damped(x.T @ x, gradient, lam)
 
     x, errors = _iterate(problem, update, x0, lambda x: x @ x.T, steps)
     return Trajectory((x,), errors)

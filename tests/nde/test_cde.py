@@ -1,20 +1,23 @@
+import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxlab import split_model
 from jaxlab.nde._cde import NeuralCDE, control_path, fill_forward, pad_series
 
 
 NAN = np.nan
-TIMES = jnp.array([0.0, 0.4, 1.0, 1.7, 2.0, 3.1])
-VALUES = jnp.array([[0.5, 1.0], [NAN, 2.0], [1.5, NAN], [NAN, NAN], [0.2, -1.0], [0.3, 0.0]])
+# numpy (float64) constants: a test under `jax.enable_x64` gets them in float64.
+TIMES = np.array([0.0, 0.4, 1.0, 1.7, 2.0, 3.1])
+VALUES = np.array([[0.5, 1.0], [NAN, 2.0], [1.5, NAN], [NAN, NAN], [0.2, -1.0], [0.3, 0.0]])
 KINDS = ("hermite", "linear", "rectilinear")
 
 
 def model(channels=3, key=0, **kwargs):
-    kwargs = {"rtol": 1e-8, "atol": 1e-10, **kwargs}
+    kwargs = {"rtol": 1e-6, "atol": 1e-8, **kwargs}
     return NeuralCDE(channels, 4, 2, width=16, key=jax.random.key(key), **kwargs)
 
 
@@ -32,31 +35,31 @@ def test_path_passes_through_the_filled_observations_with_time_as_a_channel(kind
     filled = fill_forward(VALUES)
     counts = jnp.cumsum(~jnp.isnan(VALUES), axis=0)
     expected = jnp.concatenate([TIMES[:, None], filled, counts], 1)
-    np.testing.assert_allclose(at_knots, expected, atol=1e-12)
+    np.testing.assert_allclose(at_knots, expected, atol=1e-5)  # float32 cubic: ~1e-6
     assert path.channels == 5
-    assert float(path.t1) == float(knots[-1])
+    assert path.t1 == jnp.asarray(knots)[-1]
 
 
 def test_linear_and_rectilinear_paths_between_knots():
     linear = control_path(TIMES, VALUES, interpolation="linear")
     middle = 0.5 * (TIMES[0] + TIMES[1])
-    np.testing.assert_allclose(linear.evaluate(middle), [middle, 0.5, 1.5])
+    np.testing.assert_allclose(linear.evaluate(middle), [middle, 0.5, 1.5], rtol=1e-6)
     rectilinear = control_path(TIMES, VALUES, interpolation="rectilinear")
     # First time advances with the data held, then the data move at a fixed time.
-    np.testing.assert_allclose(rectilinear.evaluate(0.5), [0.2, 0.5, 1.0])
-    np.testing.assert_allclose(rectilinear.evaluate(1.5), [0.4, 0.5, 1.5])
+    np.testing.assert_allclose(rectilinear.evaluate(0.5), [0.2, 0.5, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(rectilinear.evaluate(1.5), [0.4, 0.5, 1.5], rtol=1e-6)
 
 
 def test_hermite_derivative_at_a_knot_is_the_backward_difference():
-    path = control_path(TIMES, jnp.nan_to_num(VALUES))
-    derivative = path.interpolation.derivative(TIMES[2] - 1e-9)
-    x = jnp.concatenate([TIMES[:, None], jnp.nan_to_num(VALUES)], 1)
-    np.testing.assert_allclose(derivative, (x[2] - x[1]) / (TIMES[2] - TIMES[1]), rtol=1e-6)
+    path = control_path(TIMES, np.nan_to_num(VALUES))
+    derivative = path.interpolation.derivative(TIMES[2], left=True)  # the piece before it
+    x = np.concatenate([TIMES[:, None], np.nan_to_num(VALUES)], 1)
+    np.testing.assert_allclose(derivative, (x[2] - x[1]) / (TIMES[2] - TIMES[1]), rtol=1e-5)
 
 
 def test_constant_vector_field_gives_the_exact_solution():
     """With f(z) = M constant, z(t1) = z0 + M (X(t1) - X(t0)) for any path."""
-    cde = model(rtol=1e-12, atol=1e-14)
+    cde = model()
     matrix = 0.3 * jax.random.normal(jax.random.key(1), (4, 3))
     last = cde.vector_field.mlp.layers[-1]
     cde = eqx.tree_at(
@@ -68,7 +71,10 @@ def test_constant_vector_field_gives_the_exact_solution():
         path = control_path(TIMES, VALUES, interpolation=kind)
         z0 = cde.initial(path.evaluate(path.t0))
         expected = z0 + matrix @ (path.evaluate(path.t1) - path.evaluate(path.t0))
-        np.testing.assert_allclose(cde.hidden_state(path), expected, rtol=1e-9, err_msg=kind)
+        # float32 at rtol 1e-6: ~1e-6 on linear paths; Hermite paths, whose second
+        # derivative jumps at the knots, ~3e-5.
+        rtol = 1e-4 if kind == "hermite" else 1e-5
+        np.testing.assert_allclose(cde.hidden_state(path), expected, rtol=rtol, err_msg=kind)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -78,14 +84,15 @@ def test_nan_padding_does_not_change_the_output(kind):
     padded_v = jnp.concatenate([VALUES, jnp.full((4, 2), NAN)])
     short = cde(control_path(TIMES, VALUES, interpolation=kind))
     padded = cde(control_path(padded_t, padded_v, interpolation=kind))
-    np.testing.assert_allclose(padded, short, rtol=1e-9)
+    np.testing.assert_allclose(padded, short, rtol=1e-6)
 
 
 def test_missing_value_equals_its_fill_forward():
     cde = model()
-    filled = VALUES.at[1, 0].set(VALUES[0, 0])
+    filled = VALUES.copy()
+    filled[1, 0] = VALUES[0, 0]
     np.testing.assert_allclose(
-        cde(control_path(TIMES, VALUES)), cde(control_path(TIMES, filled)), rtol=1e-9
+        cde(control_path(TIMES, VALUES)), cde(control_path(TIMES, filled)), rtol=1e-6
     )
 
 
@@ -97,28 +104,29 @@ def test_vmap_over_series_with_different_times_and_lengths_matches_a_loop():
     values[2][[1, 4], 1] = NAN
     batch_t, batch_v = pad_series(times, values)
     assert batch_t.shape == (3, 9) and batch_v.shape == (3, 9, 2)
-    cde = model(channels=5, rtol=1e-12, atol=1e-14)
+    cde = model(channels=5, rtol=1e-7, atol=1e-9)
 
     def predict(t, v):
         return cde(control_path(t, v, intensity=True))
 
     batched = jax.jit(jax.vmap(predict))(batch_t, batch_v)
     looped = [predict(jnp.asarray(t), jnp.asarray(v)) for t, v in zip(times, values)]
-    np.testing.assert_allclose(batched, np.stack(looped), rtol=1e-9)
+    # Batched and single solves round differently, so their adaptive steps differ: they
+    # agree to the solver's accuracy (~3e-5 in float32 at rtol 1e-7), not bit for bit.
+    np.testing.assert_allclose(batched, np.stack(looped), rtol=1e-4, atol=1e-4)
 
 
-def test_gradient_matches_finite_differences():
+def test_gradient_matches_finite_differences(x64):
+    # float64: a central difference with h = 1e-5 is accurate to ~1e-9.
     path = control_path(TIMES, VALUES, intensity=True)
     cde = model(channels=5, rtol=1e-12, atol=1e-14)
-    params, static = eqx.partition(cde, eqx.is_inexact_array)
+    params, settings, layout = split_model(cde)
 
     def loss(p):
-        return jnp.sum(jnp.sin(eqx.combine(p, static)(path)))
+        return jnp.sum(jnp.sin(layout.merge(p, settings)(path)))
 
     grads = jax.grad(loss)(params)
     direction = jax.tree.map(lambda x: jax.random.normal(jax.random.key(x.size), x.shape), grads)
-    zero = jnp.zeros(())  # the tolerances are not parameters
-    direction = eqx.tree_at(lambda d: (d.rtol, d.atol), direction, (zero, zero))
     h = 1e-5
     shifted = lambda s: jax.tree.map(lambda p, d: p + s * h * d, params, direction)
     fd = (loss(shifted(1)) - loss(shifted(-1))) / (2 * h)
@@ -139,6 +147,16 @@ def test_training_step_compiles_once():
     assert all(jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads))
     step(model(key=1, rtol=1e-6, atol=1e-8))  # new weights and tolerances: same program
     assert len(traces) == 1
+
+
+def test_constant_step_needs_dt0_and_matches_the_adaptive_solve():
+    path = control_path(TIMES, VALUES)
+    adaptive = model(rtol=1e-7, atol=1e-9)(path)
+    constant = model(solver="heun", rtol=None, atol=None, dt0=0.01)
+    assert isinstance(constant.solver, diffrax.Heun) and constant.rtol is None
+    np.testing.assert_allclose(constant(path), adaptive, rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="^dt0: required"):
+        model(rtol=None, atol=None)
 
 
 def test_max_steps_gives_nan():

@@ -5,19 +5,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import optimistix as optx
 import pytest
 
 import jaxlab
 from jaxlab import ConfigError
-from jaxlab.nde._deq import DEQ, ContractiveCell
-from jaxlab.nde._deq_digits import EXPERIMENT, DEQClassifier, DEQDigitsConfig, _digits
+from jaxlab.nde._deq import DEQ, ContractiveCell, DEQClassifier
+from jaxlab.nde._deq_digits import EXPERIMENT, DEQDigitsConfig, _digits
 
 
 SIZE = 6
-CELL = ContractiveCell(SIZE, contraction=0.8, key=jax.random.key(0))
-CELL = eqx.tree_at(lambda c: c.bias, CELL, 0.1 * jax.random.normal(jax.random.key(1), (SIZE,)))
-X = jax.random.normal(jax.random.key(2), (SIZE,))
-TIGHT = dict(rtol=1e-13, atol=1e-14, max_steps=500)
+
+
+def cell_and_input():
+    """A contractive cell with a random bias, and an input, in the current precision."""
+    cell = ContractiveCell(SIZE, contraction=0.8, key=jax.random.key(0))
+    bias = 0.1 * jax.random.normal(jax.random.key(1), (SIZE,))
+    return eqx.tree_at(lambda c: c.bias, cell, bias), jax.random.normal(jax.random.key(2), (SIZE,))
+
+
+CELL, X = cell_and_input()  # float32
+TIGHT = dict(rtol=1e-6, atol=1e-7, max_steps=500)  # float32 round-off is ~6e-8
+TIGHT64 = dict(rtol=1e-13, atol=1e-14, max_steps=500)
 
 
 class LinearCell(eqx.Module):
@@ -30,35 +39,38 @@ class LinearCell(eqx.Module):
 @pytest.mark.parametrize("solver", ["fixed_point", "newton", "chord"])
 def test_fixed_point_residual_is_small_and_solvers_agree(solver):
     z, steps = DEQ(CELL, SIZE, solver=solver, **TIGHT).solve(X)
-    np.testing.assert_allclose(CELL(z, X), z, atol=1e-12)
+    np.testing.assert_allclose(CELL(z, X), z, atol=1e-6)
     reference = DEQ(CELL, SIZE, **TIGHT)(X)
-    np.testing.assert_allclose(z, reference, atol=1e-12)
+    np.testing.assert_allclose(z, reference, atol=1e-6)
     assert 1 <= steps < 500
     if solver == "newton":  # quadratic convergence: a handful of steps
         assert steps <= 8
 
 
 def test_linear_cell_matches_the_exact_fixed_point_and_its_gradient():
-    # z* = (I - A)^{-1} x, so d(c . z*)/dA = (I - A)^{-T} c z*^T.
+    # z* = (I - A)^{-1} x, so d(c . z*)/dA = (I - A)^{-T} c z*^T. float32: ~1e-6.
     a = 0.4 * jax.random.orthogonal(jax.random.key(3), SIZE)
     c = jnp.arange(1.0, SIZE + 1)
     exact = jnp.linalg.solve(jnp.eye(SIZE) - a, X)
-    np.testing.assert_allclose(DEQ(LinearCell(a), SIZE, **TIGHT)(X), exact, atol=1e-12)
+    np.testing.assert_allclose(DEQ(LinearCell(a), SIZE, **TIGHT)(X), exact, atol=1e-5)
     grad = jax.grad(lambda m: c @ DEQ(LinearCell(m), SIZE, **TIGHT)(X))(a)
     expected = jnp.outer(jnp.linalg.solve((jnp.eye(SIZE) - a).T, c), exact)
-    np.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-5)
 
 
 def _loss(cell, x, adjoint, solver="fixed_point"):
-    z = DEQ(cell, SIZE, solver=solver, adjoint=adjoint, **TIGHT)(x)
+    z = DEQ(cell, SIZE, solver=solver, adjoint=adjoint, **TIGHT64)(x)
     return jnp.sum(jnp.sin(z) * jnp.arange(SIZE))
 
 
-def test_implicit_gradient_matches_unrolled_differentiation():
+def test_implicit_gradient_matches_unrolled_differentiation(x64):
     # Backpropagating through the fixed-point iterations of a converged solve gives the
     # gradient of the fixed point; the implicit one (from either solver) must equal it.
+    # float64, to compare to 1e-9.
+    cell, x = cell_and_input()
+
     def grad(adjoint, solver="fixed_point"):
-        return eqx.filter_grad(lambda p: _loss(*p, adjoint, solver))((CELL, X))
+        return eqx.filter_grad(lambda p: _loss(*p, adjoint, solver))((cell, x))
 
     unrolled = grad("unrolled")
     for solver in ("fixed_point", "newton"):
@@ -67,14 +79,16 @@ def test_implicit_gradient_matches_unrolled_differentiation():
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11, err_msg=solver)
 
 
-def test_implicit_gradient_matches_finite_differences():
-    grad = eqx.filter_grad(_loss)(CELL, X, "implicit")
+def test_implicit_gradient_matches_finite_differences(x64):
+    # float64: a central difference with h = 1e-6 is accurate to ~1e-10.
+    cell, x = cell_and_input()
+    grad = eqx.filter_grad(_loss)(cell, x, "implicit")
     direction = jax.random.normal(jax.random.key(4), (SIZE, SIZE))
     h = 1e-6
 
     def shifted(t):
         return _loss(
-            eqx.tree_at(lambda c: c.weight, CELL, CELL.weight + t * direction), X, "implicit"
+            eqx.tree_at(lambda c: c.weight, cell, cell.weight + t * direction), x, "implicit"
         )
 
     fd = (shifted(h) - shifted(-h)) / (2 * h)
@@ -86,22 +100,23 @@ def test_contractive_cell_is_a_contraction_after_any_update():
     z1, z2 = jax.random.normal(jax.random.key(5), (2, SIZE))
     ratio = jnp.linalg.norm(cell(z1, X) - cell(z2, X)) / jnp.linalg.norm(z1 - z2)
     assert ratio <= 0.8
-    _, steps = DEQ(cell, SIZE, rtol=1e-8, atol=1e-10).solve(X)
-    assert steps <= np.log(1e-10) / np.log(0.8) + 2  # linear convergence at rate <= 0.8
+    _, steps = DEQ(cell, SIZE, rtol=1e-6, atol=1e-6).solve(X)
+    assert steps <= np.log(1e-6) / np.log(0.8) + 2  # linear convergence at rate <= 0.8
 
 
 def test_jit_vmap_grad_and_per_example_iterations():
-    deq = DEQ(CELL, SIZE, rtol=1e-8, atol=1e-10)
+    deq = DEQ(CELL, SIZE, **TIGHT)
     xs = jnp.stack([jnp.zeros(SIZE) - CELL.bias, X, 3 * X])  # the first has z* = 0 = z0
     zs, steps = eqx.filter_jit(lambda d, xs: jax.vmap(d.solve)(xs))(deq, xs)
     for x, z, n in zip(xs, zs, steps):
         z1, n1 = deq.solve(x)
-        np.testing.assert_allclose(z, z1, atol=1e-12)
+        np.testing.assert_allclose(z, z1, atol=1e-6)
         assert n == n1
     assert steps[0] == 1 and steps[1] > 1  # each example counts its own iterations
     grads = eqx.filter_jit(eqx.filter_grad(lambda d: jnp.sum(jax.vmap(d)(xs) ** 2)))(deq)
     assert np.all(np.isfinite(grads.cell.weight)) and np.any(grads.cell.weight != 0)
-    assert np.all(grads.rtol == 0) and np.all(grads.atol == 0)  # tolerances get no gradient
+    # the tolerances are settings: no gradient
+    assert grads.rtol.value == 0 and grads.atol.value == 0
 
 
 def test_no_recompile_for_new_tolerances_or_a_second_training_step():
@@ -121,26 +136,39 @@ def test_no_recompile_for_new_tolerances_or_a_second_training_step():
     y = jnp.arange(5) % 3
     optimizer = optax.adam(1e-2)
 
+    params, settings, layout = jaxlab.split_model(model)
+
     @eqx.filter_jit
-    def step(model, opt_state):
+    def step(params, opt_state):
         traces.append(2)
 
-        def loss(m):
-            logits, _ = jax.vmap(m)(x)
+        def loss(p):
+            logits, _ = jax.vmap(layout.merge(p, settings))(x)
             return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
 
-        value, grads = eqx.filter_value_and_grad(loss)(model)
-        updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
-        return eqx.apply_updates(model, updates), opt_state, value
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
 
-    opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
-    model, opt_state, first = step(model, opt_state)
-    model, opt_state, second = step(model, opt_state)
+    opt_state = optimizer.init(params)
+    params, opt_state, first = step(params, opt_state)
+    params, opt_state, second = step(params, opt_state)
     assert traces.count(2) == 1 and second < first
 
 
+def test_solver_objects_are_accepted_and_get_the_deq_tolerances():
+    import lineax
+
+    solver = optx.Newton(rtol=1.0, atol=1.0, linear_solver=lineax.LU())  # loose: replaced
+    z, steps = DEQ(CELL, SIZE, solver=solver, **TIGHT).solve(X)
+    np.testing.assert_allclose(z, DEQ(CELL, SIZE, **TIGHT)(X), atol=1e-6)
+    assert 1 < steps <= 8
+    with pytest.raises(ValueError, match="^solver: an optimistix solver"):
+        DEQ(CELL, SIZE, solver=optx.ImplicitAdjoint())  # an adjoint, not a solver
+
+
 def test_max_steps_gives_nan_instead_of_raising():
-    z, steps = DEQ(CELL, SIZE, rtol=1e-14, atol=1e-15, max_steps=2).solve(X)
+    z, steps = DEQ(CELL, SIZE, rtol=1e-7, atol=1e-8, max_steps=2).solve(X)
     assert np.all(np.isnan(z)) and steps == 2
 
 

@@ -6,25 +6,10 @@ import numpy as np
 import pytest
 
 import jaxlab
-from jaxlab import ConfigError
-from jaxlab._train import init_state, split_model, train_chunk
-from jaxlab.nde._ou import (
-    EXPERIMENT,
-    OUConfig,
-    _optimizers,
-    exact_moments,
-    finish_ou,
-    init_ou,
-    sample_paths,
-)
-from jaxlab.nde._sde import (
-    CDEDiscriminator,
-    LatentSDE,
-    LipSwish,
-    SDEGenerator,
-    _gaussian_kl,
-    clip_weights,
-)
+from jaxlab import ConfigError, init_state, split_model, train_chunk
+from jaxlab.nde._latent_sde import LatentSDE, _gaussian_kl
+from jaxlab.nde._ou import EXPERIMENT, OUConfig, _optimizers, exact_moments, sample_paths
+from jaxlab.nde._sde_gan import CDEDiscriminator, LipSwish, SDEGenerator, clip_weights
 
 
 TS = jnp.linspace(0.0, 1.0, 6)
@@ -41,8 +26,11 @@ class Affine(eqx.Module):
         return self.slope * z + self.offset
 
 
+SIZES = dict(data_size=1, latent_size=2, context_size=3, hidden_size=4, width=8, depth=1)
+
+
 def latent_model(solver="euler", substeps=1, key=0):
-    return LatentSDE(1, 2, 3, 4, 8, 1, solver=solver, substeps=substeps, key=jax.random.key(key))
+    return LatentSDE(**SIZES, solver=solver, substeps=substeps, key=jax.random.key(key))
 
 
 def with_fields(model, f, h, g, z0=None):
@@ -64,7 +52,7 @@ def test_path_kl_of_constant_drift_difference_is_exact(solver):
         latent_model(solver, substeps=3), Affine(-1.0, b), Affine(-1.0, a), Affine(0.0, g)
     )
     kl = eqx.filter_jit(lambda m: m.posterior(TS, YS, jax.random.key(1))[2])(model)
-    np.testing.assert_allclose(kl, 0.5 * jnp.sum(((a - b) / g) ** 2) * TS[-1], rtol=1e-12)
+    np.testing.assert_allclose(kl, 0.5 * jnp.sum(((a - b) / g) ** 2) * TS[-1], rtol=1e-5)
 
 
 def test_path_kl_matches_girsanov_for_an_ou_posterior():
@@ -120,12 +108,12 @@ def test_lipswish_is_1_lipschitz():
     slope = jax.vmap(jax.grad(LipSwish()))(x)
     assert jnp.max(jnp.abs(slope)) <= 1.0
     assert jnp.max(slope) > 0.99  # and the constant is nearly tight
-    np.testing.assert_allclose(LipSwish()(x), 0.909 * x * jax.nn.sigmoid(x), rtol=1e-12)
+    np.testing.assert_allclose(LipSwish()(x), 0.909 * x * jax.nn.sigmoid(x), rtol=1e-6)
 
 
 @pytest.mark.parametrize("c", [None, 0.05])
 def test_clip_weights_bounds_every_linear_layer(c):
-    disc = CDEDiscriminator(1, 8, 16, 1, key=jax.random.key(0))
+    disc = CDEDiscriminator(data_size=1, hidden_size=8, width=16, depth=1, key=jax.random.key(0))
     disc = eqx.tree_at(lambda d: d.control.mlp.layers[0].weight, disc, replace_fn=lambda w: 10 * w)
     clipped = clip_weights(disc, c)
     layers = lambda m: [  # noqa: E731
@@ -155,22 +143,27 @@ def test_exact_moments_solve_the_moment_odes_and_match_sampled_paths():
     solution = diffrax.diffeqsolve(
         diffrax.ODETerm(moments), diffrax.Tsit5(), 0.0, cfg.t1, 0.01, jnp.array([0.0, 1 / 3]),
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=1e-11, atol=1e-12),
+        stepsize_controller=diffrax.PIDController(rtol=1e-7, atol=1e-7),
     )  # fmt: skip
-    mean, std = exact_moments(cfg, ts)
-    np.testing.assert_allclose(mean, solution.ys[:, 0], rtol=1e-8, atol=1e-9)
-    np.testing.assert_allclose(std, np.sqrt(solution.ys[:, 1]), rtol=1e-8)
+    mean, std = exact_moments(cfg, ts)  # float32: agree to ~1e-6
+    np.testing.assert_allclose(mean, solution.ys[:, 0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(std, np.sqrt(solution.ys[:, 1]), rtol=1e-5)
     paths = sample_paths(cfg, ts, jax.random.key(0), 40_000)[..., 0]
     np.testing.assert_allclose(paths.mean(0), mean, atol=0.02)
     np.testing.assert_allclose(paths.std(0), std, rtol=0.02)
 
 
+GAN_SIZES = dict(data_size=1, hidden_size=4, width=8, depth=1)
+
+
 def generator(solver="reversible_heun"):
-    return SDEGenerator(1, 4, 2, 3, 8, 1, solver=solver, key=jax.random.key(1))
+    return SDEGenerator(
+        **GAN_SIZES, noise_size=2, initial_noise_size=3, solver=solver, key=jax.random.key(1)
+    )
 
 
-def discriminator():
-    return CDEDiscriminator(1, 4, 8, 1, key=jax.random.key(2))
+def discriminator(solver="reversible_heun"):
+    return CDEDiscriminator(**GAN_SIZES, solver=solver, key=jax.random.key(2))
 
 
 def test_sampling_is_deterministic_given_the_key():
@@ -210,7 +203,7 @@ def test_models_survive_jit_vmap_and_grad():
             return batched(m, batch, keys), single, grads
 
         values, single, grads = check(modules[name])
-        np.testing.assert_allclose(values[1], single, rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(values[1], single, rtol=1e-5, err_msg=name)
         leaves = jax.tree.leaves(eqx.filter(grads, eqx.is_inexact_array))
         assert all(np.all(np.isfinite(x)) for x in leaves), name
         assert sum(float(jnp.sum(jnp.abs(x))) for x in leaves) > 0, name
@@ -221,8 +214,8 @@ def test_missing_values_are_skipped_not_propagated():
     starts_missing = YS.at[0].set(jnp.nan)
     paths = jnp.stack([YS, filled, starts_missing, starts_missing.at[0].set(YS[1])])
     scores = eqx.filter_jit(jax.vmap(lambda d, y: d(TS, y), (None, 0)))(discriminator(), paths)
-    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-12)
-    np.testing.assert_allclose(scores[2], scores[3], rtol=1e-12)
+    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-6)
+    np.testing.assert_allclose(scores[2], scores[3], rtol=1e-6)
     loss = eqx.filter_jit(lambda m: m.loss(TS, starts_missing, jax.random.key(0)))
     value, (loglik, _) = loss(latent_model())
     assert np.isfinite(value) and np.isfinite(loglik)
@@ -241,21 +234,21 @@ def test_a_second_training_step_does_not_recompile():
     }
     for name, model in models.items():
         traces = []
-        params, merge = split_model(model)
+        layout = split_model(model)[2]
         optimizer = _optimizers(cfg)[name]
 
         @jax.jit
         def step(state):
             traces.append(1)
             return train_chunk(
-                state, 1, loss=losses[name], merge=merge, optimizer=optimizer,
+                state, 1, loss=losses[name], layout=layout, optimizer=optimizer,
                 sample=lambda key: data[jax.random.choice(key, 3, (1,))],
             )  # fmt: skip
 
-        state, _ = step(init_state(params, optimizer, jax.random.key(0)))
+        state, _ = step(init_state(model, optimizer, jax.random.key(0)))
         state, (loss, _) = step(state)
         assert len(traces) == 1 and np.all(np.isfinite(loss)), name
-    trained = merge(state.params)[1]  # the critic stays clipped after its steps
+    trained = layout.merge(state.params, state.buffers)[1]  # the critic stays clipped
     for layer in jax.tree.leaves(trained, is_leaf=lambda x: isinstance(x, eqx.nn.Linear)):
         if isinstance(layer, eqx.nn.Linear):
             assert jnp.max(jnp.abs(layer.weight)) <= cfg.clip * (1 + 1e-12)
@@ -264,9 +257,9 @@ def test_a_second_training_step_does_not_recompile():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: LatentSDE(1, 2, 3, 4, 8, 1, solver="rk99", key=jax.random.key(0)),
-        lambda: SDEGenerator(1, 4, 2, 3, 8, 1, solver="tsit5", key=jax.random.key(0)),
-        lambda: CDEDiscriminator(1, 4, 8, 1, solver="milstein", key=jax.random.key(0)),
+        lambda: latent_model(solver="rk99"),
+        lambda: generator(solver="tsit5"),
+        lambda: discriminator(solver="milstein"),
     ],
 )
 def test_unknown_solver_is_a_one_line_error_naming_the_argument(make):
@@ -285,29 +278,32 @@ def test_ou_config_rejects_bad_values(field, value):
         OUConfig(**{field: value})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def quick_run(tmp_path_factory):
-    jaxlab.register(EXPERIMENT)
+    """`nde.ou --quick` (the latent SDE), 2 seeds: one sweep shared by the tests below."""
     out = tmp_path_factory.mktemp("ou") / "run"
     metrics, out_dir = jaxlab.run_experiment(
-        "nde.ou", seeds=2, quick=True, out_dir=out, progress=False
+        EXPERIMENT, seeds=2, quick=True, out_dir=out, progress=False
     )
     return metrics["summary"], out_dir
 
 
-def test_ou_experiment_writes_its_keys_and_figure_and_learns(quick_run):
+def test_latent_sde_learns_the_ou_marginals(quick_run):
+    """At quick size (400 steps, 256 paths at 16 times) the marginal mean is within 10%
+    and the standard deviation within 30% (measured over 4 seeds: mean errors 0.02-0.08,
+    std errors 0.08-0.25; an untrained model: about 0.35 and 2.3)."""
+    summary, _ = quick_run
+    for metric, bound in (("mean_rel_error", 0.1), ("std_rel_error", 0.3)):
+        assert summary[f"latent_sde/{metric}"]["diverged"] == []
+        assert max(summary[f"latent_sde/{metric}"]["per_seed"]) < bound, metric
+
+
+def test_ou_experiment_writes_its_curves_and_figure(quick_run):
     summary, out_dir = quick_run
     cfg = OUConfig.quick()
-    for key in ("latent_sde/mean_rel_error", "latent_sde/std_rel_error"):
-        assert summary[key]["diverged"] == []
+    assert set(summary) == {"latent_sde/mean_rel_error", "latent_sde/std_rel_error"}
     assert (out_dir / "figures" / "marginals.png").is_file()
-    assert np.load(out_dir / "history.npz")["latent_sde/loss"].shape == (2, cfg.steps)
-    # the untrained models of the same seeds, through the same (cached) init and finish
-    untrained = jaxlab.Experiment(
-        "nde.ou.untrained", "", OUConfig, EXPERIMENT.report, init=init_ou,
-        advance=lambda cfg, state, n: (state, {}), finish=finish_ou,
-    )  # fmt: skip
-    untrained = jaxlab.sweep(untrained, cfg, seeds=2, key=0).results["final"]
-    for metric in ("mean_rel_error", "std_rel_error"):
-        trained = np.array(summary[f"latent_sde/{metric}"]["per_seed"])
-        assert np.all(trained < 0.5 * np.asarray(untrained[f"latent_sde/{metric}"])), metric
+    history = np.load(out_dir / "history.npz")
+    assert history["latent_sde/loss"].shape == history["latent_sde/kl"].shape == (2, cfg.steps)
+    loss = history["latent_sde/loss"]
+    assert np.all(loss[:, -50:].mean(1) < loss[:, :50].mean(1))  # the negative ELBO falls

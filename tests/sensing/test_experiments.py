@@ -1,4 +1,4 @@
-"""The papers' claims at `--quick` size, over several seeds."""
+"""The papers' claims at `--quick` size over several seeds, and at paper scale (`slow`)."""
 
 import numpy as np
 import pytest
@@ -93,3 +93,48 @@ def test_robust_subgradient_beats_l2_under_outliers(tmp_path):
     for method in ("subgm", "l2gd"):
         assert abs(mean(summary, f"{method}/dense_noise/noise_exponent") - 1) < 0.2
         assert mean(summary, f"{method}/dense_noise/noise=0.01/final_error") > 1e-4
+
+
+# Paper scale: the default configs, 8 seeds (`pytest -m slow`). A run of sensing.overparam
+# at its defaults takes minutes even on an idle 2-core CPU (T = 14000). The bounds leave
+# room around the figures of a default run (jax 0.10.2, 2-core AMD EPYC, float64).
+
+
+@pytest.mark.slow
+def test_paper_scale_overparam_claims(tmp_path):
+    metrics, _ = jaxlab.run_experiment(
+        "sensing.overparam", seeds=8, out_dir=tmp_path / "overparam", progress=False
+    )
+    summary = metrics["summary"]
+    for name in ("symmetric_exact", "asymmetric_exact"):
+        assert mean(summary, f"{name}/final_error") < 1e-12  # measured 4e-16, 7e-16
+    # 1/T^2: measured slope -1.87 +- 0.02 (a lower bound, fitted on a finite window)
+    assert -2.3 < mean(summary, "symmetric_over/loglog_slope") < -1.6
+    # alpha^2 over alpha = 0.4, 0.2, 0.1: measured exponent 2.11 +- 0.07 (exponent 1 or 3 fails)
+    exponents = summary["asymmetric_over/alpha_exponent"]["per_seed"]
+    assert abs(np.median(exponents) - 2) < 0.3, exponents
+    # one-step modification and PrecGD: no alpha dependence (measured -0.01, 0.00 and 0.15)
+    assert abs(mean(summary, "asymmetric_onestep/alpha_exponent")) < 0.1
+    for problem in ("symmetric_over", "asymmetric_over"):
+        assert abs(mean(summary, f"precgd/{problem}/alpha_exponent")) < 0.3, problem
+
+
+@pytest.mark.slow
+def test_paper_scale_robust_claims(tmp_path):
+    metrics, _ = jaxlab.run_experiment(
+        "sensing.robust", seeds=8, out_dir=tmp_path / "robust", progress=False
+    )
+    summary = metrics["summary"]
+    for p in ("0", "0.1", "0.2", "0.3"):
+        # SubGM recovers M* under outliers (measured 1e-4 to 1e-3)
+        assert mean(summary, f"subgm/outliers/p={p}/final_error") < 3e-3, p
+        assert mean(summary, f"subgm_exact_rank/outliers/p={p}/final_error") < 1e-3, p
+    for p in ("0.1", "0.2", "0.3"):
+        # l2 GD fits the outliers (measured 3.3 to 5.6)
+        l2 = summary[f"l2gd/outliers/p={p}/final_error"]
+        assert l2["diverged"] == [] and l2["min"] > 100 * mean(
+            summary, f"subgm/outliers/p={p}/final_error"
+        )
+    assert mean(summary, "l2gd/outliers/p=0/final_error") < 1e-6  # measured 3e-9
+    for method in ("subgm", "l2gd"):  # error proportional to the noise (measured 1.11, 1.00)
+        assert abs(mean(summary, f"{method}/dense_noise/noise_exponent") - 1) < 0.2
