@@ -66,7 +66,7 @@ def test_over_grid_is_vmapped_without_recompiling():
     assert out.results["x"].shape == (3, 2, 3, 3)
     assert out.grid["scale"].shape == (3, 2)
     base = jaxlab.sweep(run, Config(scale=1.0), 3, key=0).results["x"]
-    np.testing.assert_allclose(out.results["x"][2, 1], 3.0 * base, rtol=1e-12)
+    np.testing.assert_allclose(out.results["x"][2, 1], 3.0 * base, rtol=1e-6)
 
 
 def test_bad_seed_count():
@@ -105,7 +105,7 @@ def test_chunked_matches_one_scan(tmp_path):
     history = out.results["history"]
     assert history.shape == (3, 7)
     x0 = jax.vmap(lambda k: _init(config, k)["x"])(jax.random.split(jax.random.key(0), 3))
-    np.testing.assert_allclose(history, x0[:, None] * 1.1 ** np.arange(1, 8), rtol=1e-12)
+    np.testing.assert_allclose(history, x0[:, None] * 1.1 ** np.arange(1, 8), rtol=1e-6)
     np.testing.assert_array_equal(out.results["final"]["t"], 7)
 
 
@@ -118,7 +118,7 @@ def test_chunked_checkpoint_resumes(tmp_path):
         CHUNKED, Config(scale=1.1, steps=8), 2, chunk_size=2, checkpoint_dir=tmp_path
     )
     fresh = jaxlab.sweep(CHUNKED, Config(scale=1.1, steps=8), 2, chunk_size=2)
-    np.testing.assert_allclose(resumed.results["history"], fresh.results["history"], rtol=1e-12)
+    np.testing.assert_allclose(resumed.results["history"], fresh.results["history"], rtol=1e-6)
     np.testing.assert_allclose(resumed.results["history"][:, :4], short.results["history"])
 
 
@@ -162,5 +162,5 @@ def test_sharded_over_eight_devices_matches_one_device():
     config = OverparamConfig(n=8, rank=2, k=3, m=120, steps=60, alphas=(0.4, 0.2))
     single = jaxlab.sweep(run_overparam, config, 5, key=4).results
     for name, value in single.items():
-        np.testing.assert_allclose(sharded["results"][name], value, rtol=1e-9, err_msg=name)
-        np.testing.assert_allclose(sharded["grouped"][name], value, rtol=1e-9, err_msg=name)
+        np.testing.assert_allclose(sharded["results"][name], value, rtol=1e-9, atol=1e-13, err_msg=name)
+        np.testing.assert_allclose(sharded["grouped"][name], value, rtol=1e-9, atol=1e-13, err_msg=name)
