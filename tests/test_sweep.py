@@ -162,5 +162,9 @@ def test_sharded_over_eight_devices_matches_one_device():
     config = OverparamConfig(n=8, rank=2, k=3, m=120, steps=60, alphas=(0.4, 0.2))
     single = jaxlab.sweep(run_overparam, config, 5, key=4).results
     for name, value in single.items():
-        np.testing.assert_allclose(sharded["results"][name], value, rtol=1e-9, atol=1e-13, err_msg=name)
-        np.testing.assert_allclose(sharded["grouped"][name], value, rtol=1e-9, atol=1e-13, err_msg=name)
+        np.testing.assert_allclose(
+            sharded["results"][name], value, rtol=1e-9, atol=1e-13, err_msg=name
+        )
+        np.testing.assert_allclose(
+            sharded["grouped"][name], value, rtol=1e-9, atol=1e-13, err_msg=name
+        )
