@@ -222,8 +222,9 @@ show(fig, "asymmetric.png")
 #
 # The registered experiment `sensing.overparam` runs every variant above (plus
 # ScaledGD and PrecGD on both over-parameterized problems) for one seed; `jaxlab.sweep`
-# vmaps it over seed keys and compiles once. Seeds vary the initialization; all share one problem. This is what
-# `jaxlab run sensing.overparam --quick` computes, without writing a results folder.
+# vmaps it over seed keys and compiles once. Seeds vary the initialization; all share
+# one problem. This is what `jaxlab run sensing.overparam --quick` computes, without
+# writing a results folder.
 
 # %%
 experiment = jaxlab.get_experiment("sensing.overparam")
