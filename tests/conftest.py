@@ -7,6 +7,7 @@ changes a global JAX setting.
 """
 
 import dataclasses
+import os
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +15,17 @@ import numpy as np
 import pytest
 
 import jaxlab
+
+
+# The suite runs in two worker processes (pytest-xdist, `-n 2` in pyproject.toml): on a GPU
+# they share its memory, so neither may take most of it up front.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The examples' file first: it is the longest, and a long file handed to a worker
+    last (`--dist loadfile`) would leave the other worker idle at the end."""
+    items.sort(key=lambda item: item.path.name != "test_examples.py")
 
 
 @pytest.fixture
