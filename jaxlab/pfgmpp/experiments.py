@@ -618,7 +618,8 @@ TOY_EXPERIMENT = register(
 DIGITS_EXPERIMENT = register(
     DIGITS.experiment(
         "pfgmpp.digits",
-        "PFGM++ (MLP; --set network=unet) on scikit-learn's 8x8 digits for D in {16, 64, 256, inf}: fid_digits",
+        "PFGM++ (MLP; --set network=unet) on scikit-learn's 8x8 digits, D in {16, 64, 256, "
+        "inf}: fid_digits",
         DigitsConfig,
         report_digits,
     )
