@@ -158,21 +158,26 @@ def test_float32_runs_reach_float32_precision():
     (measured 5e-8 to 1e-7; the bound is 10 eps = 1.2e-6). ScaledGD(1e-8) on
     over-parameterized factors needs the damping floor: without it, it turns to NaN near
     error 1e-6, symmetric or not (and PrecGD did on two of fifteen problems tried)."""
-    sym32 = sensing.symmetric_problem(jax.random.key(0), N, R, M, 2.0)
-    asym32 = sensing.asymmetric_problem(jax.random.key(1), N, N, R, M, 2.0)
-    runs = {
-        "symmetric exact": sensing.symmetric_gd(
-            sym32, sensing.small_init(jax.random.key(9), N, R, 0.1), 0.5, 600
-        ),
-        # plain asymmetric GD, then the rebalancing step (an eigendecomposition)
-        "one-step": sensing.asymmetric_gd(
-            asym32, *factors(jax.random.key(9), 0.3), 0.5, 1500, rebalance_tol=1e-2
-        ),
-        "scaledgd": sensing.scaled_gd(asym32, *factors(jax.random.key(12), 0.05), 0.5, 1500),
-        "symmetric scaledgd": sensing.preconditioned_symmetric_gd(
-            sym32, sensing.small_init(jax.random.key(10), N, K, 0.3), 0.5, 1500, damping=1e-8
-        ),
-    }
+
+    @jax.jit  # one program: problems, initializations and the four runs
+    def float32_runs():
+        sym32 = sensing.symmetric_problem(jax.random.key(0), N, R, M, 2.0)
+        asym32 = sensing.asymmetric_problem(jax.random.key(1), N, N, R, M, 2.0)
+        x_exact = sensing.small_init(jax.random.key(9), N, R, 0.1)
+        x_over = sensing.small_init(jax.random.key(10), N, K, 0.3)
+        return {
+            "symmetric exact": sensing.symmetric_gd(sym32, x_exact, 0.5, 600),
+            # plain asymmetric GD, then the rebalancing step (an eigendecomposition)
+            "one-step": sensing.asymmetric_gd(
+                asym32, *factors(jax.random.key(9), 0.3), 0.5, 1500, rebalance_tol=1e-2
+            ),
+            "scaledgd": sensing.scaled_gd(asym32, *factors(jax.random.key(12), 0.05), 0.5, 1500),
+            "symmetric scaledgd": sensing.preconditioned_symmetric_gd(
+                sym32, x_over, 0.5, 1500, damping=1e-8
+            ),
+        }
+
+    runs = float32_runs()
     eps = float(jnp.finfo(jnp.float32).eps)
     for name, run in runs.items():
         errors = np.asarray(run.errors)
