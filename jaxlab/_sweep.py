@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ._checkpoint import Checkpoints, digest, key_data, structure
 from ._experiment import Experiment, require
-from ._results import load_checkpoint, save_checkpoint
 
 
 @dataclasses.dataclass
@@ -67,23 +67,51 @@ def _grid(over: Mapping[str, Sequence[float]] | None) -> tuple[list[str], tuple,
     return names, shape, points
 
 
-def _compile(cache_key: Any, fn: Callable, *args) -> tuple[Any, float]:
-    """Lower and compile `fn` for `args`, or fetch it; returns (compiled, seconds)."""
-    if cache_key in _COMPILED:
-        _COMPILED.move_to_end(cache_key)
-        return _COMPILED[cache_key], 0.0
-    start = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    _COMPILED[cache_key] = compiled
-    if len(_COMPILED) > _CACHE_SIZE:
-        _COMPILED.popitem(last=False)
-    return compiled, time.perf_counter() - start
+class _Timer:
+    """Compiles (or fetches from the process cache) and runs programs, adding up the
+    seconds spent in each."""
+
+    def __init__(self):
+        self.compile_seconds = 0.0
+        self.run_seconds = 0.0
+
+    def compile(self, cache_key: Any, fn: Callable, *args) -> Any:
+        if cache_key in _COMPILED:
+            _COMPILED.move_to_end(cache_key)
+            return _COMPILED[cache_key]
+        start = time.perf_counter()
+        compiled = jax.jit(fn).lower(*args).compile()
+        self.compile_seconds += time.perf_counter() - start
+        _COMPILED[cache_key] = compiled
+        if len(_COMPILED) > _CACHE_SIZE:
+            _COMPILED.popitem(last=False)
+        return compiled
+
+    def run(self, compiled: Any, *args) -> Any:
+        start = time.perf_counter()
+        out = jax.block_until_ready(compiled(*args))
+        self.run_seconds += time.perf_counter() - start
+        return out
 
 
-def _timed(compiled: Any, *args) -> tuple[Any, float]:
-    start = time.perf_counter()
-    out = jax.block_until_ready(compiled(*args))
-    return out, time.perf_counter() - start
+def _to_host(tree: Any) -> Any:
+    """Results gathered from every process (numpy); the arrays themselves in one process."""
+    if jax.process_count() == 1:
+        return tree
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(key_data(tree), tiled=True)
+
+
+def _put(x: Any, sharding: NamedSharding) -> jax.Array:
+    """A host array (the same on every process) placed with a global `sharding`."""
+    if jax.process_count() == 1:
+        return jax.device_put(x, sharding)
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(_put(jax.random.key_data(x), sharding),
+                                        impl=jax.random.key_impl(x))
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +124,7 @@ class _Chunked:
     advance: Callable[[Any, Any, int, Any], Any]
     finish: Callable[[Any, Any, Any], Any]
     identity: Any
+    name: str
 
     @classmethod
     def of(cls, experiment: Experiment) -> "_Chunked":
@@ -104,6 +133,7 @@ class _Chunked:
             lambda c, s, n, o: experiment.advance(c, s, n),
             lambda c, s, o: experiment.finish(c, s),
             (experiment.init, experiment.advance, experiment.finish),
+            experiment.name,
         )
 
 
@@ -153,8 +183,8 @@ def _batch(config, keys, over, batch_size) -> _Batch:
     values = jnp.asarray(flat_values)
     groups = [
         (
-            jax.device_put(flat_keys[i * group : (i + 1) * group], sharded),
-            jax.device_put(values[i * group : (i + 1) * group], sharded),
+            _put(flat_keys[i * group : (i + 1) * group], sharded),
+            _put(values[i * group : (i + 1) * group], sharded),
         )
         for i in range(n_groups)
     ]
@@ -221,21 +251,21 @@ def sweep(
         batch = _batch(config, keys, over, batch_size)
         run = experiment.run
         batched = jax.vmap(lambda k, v: run(batch.configured(v), k))
-        compiled, compile_s = _compile((run, batch.signature), batched, *batch.groups[0])
+        timer = _Timer()
+        compiled = timer.compile((run, batch.signature), batched, *batch.groups[0])
         if progress:
             print(
-                f"compiled in {compile_s:.1f} s; running {batch.total} run(s) on "
+                f"compiled in {timer.compile_seconds:.1f} s; running {batch.total} run(s) on "
                 f"{len(jax.devices())} device(s)...",
                 file=sys.stderr,
                 flush=True,
             )
-        out, run_s = [], 0.0
-        for g in _maybe_tqdm(batch.groups, progress and len(batch.groups) > 1, "groups"):
-            result, seconds = _timed(compiled, *g)
-            out.append(result)
-            run_s += seconds
+        out = [
+            _to_host(timer.run(compiled, *g))
+            for g in _maybe_tqdm(batch.groups, progress and len(batch.groups) > 1, "groups")
+        ]
         out = jax.tree.map(lambda *xs: jnp.concatenate(xs), *out)
-    return batch.result(out, compile_s, run_s)
+    return batch.result(out, timer.compile_seconds, timer.run_seconds)
 
 
 def _maybe_tqdm(items, enabled: bool, unit: str, total: int | None = None):
@@ -254,6 +284,48 @@ def _non_finite(history: Any) -> jax.Array:
         if jnp.issubdtype(x.dtype, jnp.inexact)
     ]
     return jnp.stack(flags).any(axis=0) if flags else jnp.zeros((), bool)
+
+
+def _chunk_length(steps: int, chunk_size: int) -> int:
+    """The equal chunk length that covers `steps` in as few chunks of at most
+    `chunk_size` as possible, with the least surplus."""
+    return math.ceil(steps / math.ceil(steps / chunk_size))
+
+
+def _loss_summary(history: Any) -> dict[str, float]:
+    """The median over runs of each model's last loss in a chunk of `train_chunk`
+    histories (`(loss, aux)` or `{name: (loss, aux)}`); empty for other histories."""
+    if isinstance(history, tuple):
+        history = {"loss": history}
+    if not isinstance(history, dict):
+        return {}
+    return {
+        name: float(np.nanmedian(np.asarray(value[0])[:, -1]))
+        for name, value in history.items()
+        if isinstance(value, tuple) and np.ndim(value[0]) == 2
+    }
+
+
+def _fingerprint(parts: _Chunked, batch: _Batch, index: int, chunk: int, state, operand):
+    """What a checkpoint of group `index` must match to be resumed."""
+    keys, _ = batch.groups[index]
+    return {
+        "jaxlab": _jaxlab_version(),
+        "run": parts.name,
+        "config": dataclasses.asdict(batch.config),
+        "grid": {n: batch.points[:, i].tolist() for i, n in enumerate(batch.names)},
+        "seeds": digest(_to_host(keys)),
+        "groups": [index, len(batch.groups), int(keys.shape[0])],
+        "chunk": chunk,
+        "state": structure(state),
+        "data": digest(operand),
+    }
+
+
+def _jaxlab_version() -> str:
+    from importlib.metadata import version
+
+    return version("jaxlab")
 
 
 def _sweep_chunked(
@@ -277,7 +349,7 @@ def _sweep_chunked(
         "a positive integer",
         chunk_size,
     )
-    chunk = min(chunk_size, steps)
+    chunk = _chunk_length(steps, chunk_size)
     with _x64_context(config):
         batch = _batch(config, keys, over, batch_size)
         configured = batch.configured
@@ -285,57 +357,47 @@ def _sweep_chunked(
         advance = jax.vmap(lambda v, s, o: parts.advance(configured(v), s, chunk, o), (0, 0, None))
         finish = jax.vmap(lambda v, s, o: parts.finish(configured(v), s, o), (0, 0, None))
         cache = (parts.identity, batch.signature, _shapes(operand))
-        compile_s = run_s = 0.0
-        keys0, values0 = batch.groups[0]
-        c_init, seconds = _compile(("init", cache), init, keys0, values0, operand)
-        compile_s += seconds
+        timer = _Timer()
+        c_init = timer.compile(("init", cache), init, *batch.groups[0], operand)
         finals, histories = [], []
         for index, (keys, values) in enumerate(batch.groups):
-            state, seconds = _timed(c_init, keys, values, operand)
-            run_s += seconds
-            done, history = 0, []
-            ckpt = Path(checkpoint_dir) / f"group{index}" if checkpoint_dir else None
-            if ckpt is not None and (loaded := load_checkpoint(ckpt, (state, keys))) is not None:
-                (saved_state, saved_keys), saved_done, saved_history = loaded
-                same_seeds = np.array_equal(
-                    jax.random.key_data(saved_keys), jax.random.key_data(keys)
-                )
-                if same_seeds and 0 < saved_done <= steps:
-                    shape = jax.eval_shape(advance, values, state, operand)[1]
-                    state, done = saved_state, saved_done
-                    history = [jax.tree.unflatten(jax.tree.structure(shape), saved_history)]
+            state = timer.run(c_init, keys, values, operand)
+            history_like = jax.eval_shape(advance, values, state, operand)[1]
+            done, history, checkpoints = 0, [], None
+            if checkpoint_dir is not None:
+                fingerprint = _fingerprint(parts, batch, index, chunk, state, operand)
+                checkpoints = Checkpoints(Path(checkpoint_dir) / f"group{index}", fingerprint)
+                if (restored := checkpoints.restore(state, history_like)) is not None:
+                    state, done, history = restored
             bar = _maybe_tqdm(None, progress, "step", total=steps)
             if progress:
+                bar.set_description(f"{keys.shape[0]} runs")
                 bar.update(done)
             while done < steps:
-                c_adv, seconds = _compile(
-                    ("advance", chunk, cache), advance, values, state, operand
-                )
-                compile_s += seconds
-                (state, chunk_history), seconds = _timed(c_adv, values, state, operand)
-                run_s += seconds
+                c_adv = timer.compile(("advance", chunk, cache), advance, values, state, operand)
+                state, chunk_history = timer.run(c_adv, values, state, operand)
+                chunk_history = _to_host(chunk_history)
                 history.append(chunk_history)
-                n = min(chunk, steps - done)
-                done += n
-                if ckpt is not None:
-                    save_checkpoint(ckpt, (state, keys), done, history)
+                done += min(chunk, steps - done)
+                if checkpoints is not None:
+                    checkpoints.save(done, state, chunk_history)
                 if progress:
-                    bar.update(n)
-                    bar.set_postfix(diverged=int(_non_finite(chunk_history).sum()))
+                    bar.update(min(chunk, bar.total - bar.n))
+                    losses = _loss_summary(chunk_history)
+                    bar.set_postfix(diverged=int(_non_finite(chunk_history).sum()), **losses)
             if progress:
                 bar.close()
-            c_fin, seconds = _compile(("finish", cache), finish, values, state, operand)
-            compile_s += seconds
-            final, seconds = _timed(c_fin, values, state, operand)
-            run_s += seconds
-            finals.append(final)
+            if checkpoints is not None:
+                checkpoints.close()
+            c_fin = timer.compile(("finish", cache), finish, values, state, operand)
+            finals.append(_to_host(timer.run(c_fin, values, state, operand)))
             joined = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *history)
             histories.append(jax.tree.map(lambda x: x[:, :steps], joined))
         out = {
             "final": jax.tree.map(lambda *xs: jnp.concatenate(xs), *finals),
             "history": jax.tree.map(lambda *xs: jnp.concatenate(xs), *histories),
         }
-    return batch.result(out, compile_s, run_s)
+    return batch.result(out, timer.compile_seconds, timer.run_seconds)
 
 
 def _shapes(tree: Any) -> tuple:

@@ -374,7 +374,7 @@ def fit(
 
     identity = ("fit", loss, init_model, optimizer, layout, batch_size, fixed_sampler)
     out = _sweep_chunked(
-        _Chunked(init, advance, finish, identity),
+        _Chunked(init, advance, finish, identity, f"fit:{loss.__module__}.{loss.__qualname__}"),
         _FitConfig(steps),
         keys,
         operand=arrays,

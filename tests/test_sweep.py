@@ -109,19 +109,6 @@ def test_chunked_matches_one_scan(tmp_path):
     np.testing.assert_array_equal(out.results["final"]["t"], 7)
 
 
-def test_chunked_checkpoint_resumes(tmp_path):
-    short = jaxlab.sweep(
-        CHUNKED, Config(scale=1.1, steps=4), 2, chunk_size=2, checkpoint_dir=tmp_path
-    )
-    assert (tmp_path / "group0" / "checkpoint.npz").is_file()
-    resumed = jaxlab.sweep(
-        CHUNKED, Config(scale=1.1, steps=8), 2, chunk_size=2, checkpoint_dir=tmp_path
-    )
-    fresh = jaxlab.sweep(CHUNKED, Config(scale=1.1, steps=8), 2, chunk_size=2)
-    np.testing.assert_allclose(resumed.results["history"], fresh.results["history"], rtol=1e-6)
-    np.testing.assert_allclose(resumed.results["history"][:, :4], short.results["history"])
-
-
 MULTI_DEVICE = textwrap.dedent(
     """
     import json, sys

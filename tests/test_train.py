@@ -95,13 +95,30 @@ def test_diverging_seed_is_flagged_and_frozen_while_others_train():
     assert np.all(np.isfinite(out.losses[signs]))
 
 
-def test_checkpoint_resume_gives_the_same_training(tmp_path):
+def test_interrupted_fit_resumes_to_the_same_training(tmp_path, monkeypatch):
+    from jaxlab._checkpoint import Checkpoints
+
     data = regression_data(jax.random.key(2))
     args = (mse, lambda key: eqx.nn.Linear(3, 1, key=key), optax.adam(0.05), data)
-    jaxlab.fit(*args, steps=40, seeds=2, chunk_size=20, checkpoint_dir=tmp_path)
-    resumed = jaxlab.fit(*args, steps=80, seeds=2, chunk_size=20, checkpoint_dir=tmp_path)
+    kwargs = dict(steps=80, seeds=2, chunk_size=20, checkpoint_dir=tmp_path)
+    original = Checkpoints.save
+
+    def save_then_die(self, step, *rest):
+        original(self, step, *rest)
+        if step == 40:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Checkpoints, "save", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            jaxlab.fit(*args, **kwargs)
+    resumed = jaxlab.fit(*args, **kwargs)
     fresh = jaxlab.fit(*args, steps=80, seeds=2, chunk_size=20)
-    np.testing.assert_allclose(resumed.losses, fresh.losses, rtol=1e-12)
+    np.testing.assert_array_equal(resumed.losses, fresh.losses)
+    np.testing.assert_array_equal(resumed.params.weight, fresh.params.weight)
+    other = regression_data(jax.random.key(3))
+    with pytest.raises(ConfigError, match="data"):
+        jaxlab.fit(*args[:3], other, **kwargs)
 
 
 def test_sampler_data_and_bad_input():

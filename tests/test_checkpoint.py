@@ -1,0 +1,119 @@
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlab
+from jaxlab import ConfigError, Experiment
+from jaxlab._checkpoint import Checkpoints
+
+
+@dataclasses.dataclass(frozen=True)
+class Walk:
+    scale: float = 0.5
+    steps: int = 10
+
+
+def _init(config, key):
+    return {"x": jnp.zeros(3), "key": key, "t": jnp.zeros((), jnp.int32)}
+
+
+def _advance(config, state, n_steps):
+    """A random walk whose every step draws from the key carried in the state."""
+
+    def step(state, _):
+        key, draw = jax.random.split(state["key"])
+        active = state["t"] < config.steps
+        x = jnp.where(active, state["x"] + config.scale * jax.random.normal(draw, (3,)), state["x"])
+        return {"x": x, "key": key, "t": state["t"] + active}, x
+
+    return jax.lax.scan(step, state, None, length=n_steps)
+
+
+WALK = Experiment(
+    "test.walk", "", Walk, lambda *a: {}, init=_init, advance=_advance, finish=lambda c, s: s
+)
+
+
+def _interrupt_after(monkeypatch, saves: int):
+    """Make the sweep die (as a kill would) right after `saves` checkpoints."""
+    original, calls = Checkpoints.save, []
+
+    def save(self, *args):
+        original(self, *args)
+        calls.append(1)
+        if len(calls) == saves:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Checkpoints, "save", save)
+
+
+def test_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    fresh = jaxlab.sweep(WALK, Walk(), 3, chunk_size=3)
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 2)
+        with pytest.raises(KeyboardInterrupt):
+            jaxlab.sweep(WALK, Walk(), 3, chunk_size=3, checkpoint_dir=tmp_path)
+    saved = sorted(int(f.stem) for f in (tmp_path / "group0" / "history").glob("*.npz"))
+    assert saved == [3, 6]
+    resumed = jaxlab.sweep(WALK, Walk(), 3, chunk_size=3, checkpoint_dir=tmp_path)
+    # The resumed run replayed only the chunks after step 6 and drew the same numbers.
+    np.testing.assert_array_equal(resumed.results["history"], fresh.results["history"])
+    np.testing.assert_array_equal(resumed.results["final"]["x"], fresh.results["final"]["x"])
+    assert resumed.results["history"].shape == (3, 10, 3)
+
+
+def test_each_chunk_of_history_is_written_once(tmp_path):
+    out = jaxlab.sweep(WALK, Walk(steps=7), 2, chunk_size=3, checkpoint_dir=tmp_path)
+    folder = tmp_path / "group0" / "history"
+    assert sorted(int(f.stem) for f in folder.glob("*.npz")) == [3, 6, 7]
+    with np.load(folder / "6.npz") as chunk:
+        np.testing.assert_array_equal(chunk["0"], out.results["history"][:, 3:6])
+    # Only the last two states are kept.
+    assert sorted(p.name for p in (tmp_path / "group0" / "state").iterdir() if p.is_dir()) == [
+        "6",
+        "7",
+    ]
+
+
+@pytest.mark.parametrize(
+    "change, differs",
+    [
+        (dict(config=Walk(scale=0.7)), "config"),
+        (dict(config=Walk(steps=12)), "config"),
+        (dict(seeds=3), "groups"),
+        (dict(key=1), "seeds"),
+        (dict(chunk_size=2), "chunk"),
+        (dict(over={"scale": [0.5, 0.6]}), "grid"),
+    ],
+)
+def test_a_checkpoint_of_another_run_is_refused(tmp_path, change, differs):
+    args = dict(config=Walk(), seeds=2, key=0, chunk_size=5)
+    jaxlab.sweep(WALK, **args, checkpoint_dir=tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(ConfigError, match=f"its .*{differs}.* differ") as error:
+        jaxlab.sweep(WALK, **{**args, **change}, checkpoint_dir=tmp_path)
+    assert "\n" not in str(error.value)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_torn_checkpoint_write_falls_back_to_the_previous_one(tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 2)
+        with pytest.raises(KeyboardInterrupt):
+            jaxlab.sweep(WALK, Walk(), 2, chunk_size=3, checkpoint_dir=tmp_path)
+    state = tmp_path / "group0" / "state"
+    # What a kill in the middle of orbax's write of step 9 leaves behind.
+    torn = state / "9.orbax-checkpoint-tmp-1234567890"
+    torn.mkdir()
+    (torn / "partial").write_bytes(b"\0" * 10)
+    steps, original = [], Checkpoints.save
+    monkeypatch.setattr(
+        Checkpoints, "save", lambda self, step, *a: [steps.append(step), original(self, step, *a)]
+    )
+    resumed = jaxlab.sweep(WALK, Walk(), 2, chunk_size=3, checkpoint_dir=tmp_path)
+    assert steps == [9, 10]  # resumed after step 6, the last complete checkpoint
+    fresh = jaxlab.sweep(WALK, Walk(), 2, chunk_size=3)
+    np.testing.assert_array_equal(resumed.results["history"], fresh.results["history"])
