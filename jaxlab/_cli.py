@@ -26,7 +26,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, help="results folder (default runs/NAME/<timestamp>)")
     run.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
-    run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    run.add_argument(
+        "--chunk-size", default="1000", help="steps between checkpoints (default 1000)"
+    )
+    run.add_argument(
+        "--quiet", "--no-progress", action="store_true", dest="quiet", help="no progress bar"
+    )
+    run.add_argument(
+        "--compile-cache", type=Path, metavar="DIR", help="persistent compilation cache folder"
+    )
+    run.add_argument(
+        "--log",
+        nargs=2,
+        metavar=("KIND", "DIR"),
+        help="also log config, curves and figures: KIND is tensorboard",
+    )
+    run.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run (settings from --coordinator/--num-processes/"
+        "--process-id, the JAXLAB_* environment, or cluster detection)",
+    )
+    run.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    run.add_argument("--num-processes", help="processes in the run")
+    run.add_argument("--process-id", help="this process's index, from 0")
     show = commands.add_parser("show", help="print a saved summary")
     show.add_argument("dir", type=Path)
     data = commands.add_parser("data", help="PDE data sets")
@@ -70,15 +94,26 @@ def _run(args) -> None:
     except ValueError:
         seeds = args.seeds
     require(isinstance(seeds, int) and seeds >= 1, "--seeds", "a positive integer", args.seeds)
-    assignments = {}
-    for item in args.assignments:
-        field, sep, value = item.partition("=")
-        require(sep == "=" and field, "--set", "FIELD=VALUE", item)
-        assignments[field.strip()] = value.strip()
-    config = config_with(experiment.default_config(args.quick), assignments)
+    config = config_with(experiment.default_config(args.quick), _assignments(args.assignments))
+    chunk_size = _integer(args.chunk_size, "--chunk-size", 1)
+    require(args.out is not None or not args.resume, "--resume", "an --out DIR to resume", None)
+    if args.log is not None:
+        require(args.log[0] == "tensorboard", "--log", "tensorboard DIR", " ".join(args.log))
+        from ._tracking import check_tensorboard
 
-    from ._runner import run_experiment
+        check_tensorboard(Path(args.log[1]))
+    if args.distributed:
+        from .distributed import initialize
 
+        initialize(
+            args.coordinator,
+            _integer(args.num_processes, "--num-processes", 1) if args.num_processes else None,
+            _integer(args.process_id, "--process-id", 0) if args.process_id else None,
+        )
+    from ._runner import enable_compile_cache, run_experiment
+
+    if args.compile_cache is not None:
+        enable_compile_cache(args.compile_cache)
     metrics, out_dir = run_experiment(
         experiment,
         config,
@@ -86,8 +121,16 @@ def _run(args) -> None:
         quick=args.quick,
         out_dir=args.out,
         overwrite=args.overwrite,
-        progress=not args.no_progress,
+        resume=args.resume,
+        progress=not args.quiet,
+        chunk_size=chunk_size,
     )
+    if metrics is None:  # not process 0 of a distributed run
+        return
+    if args.log is not None:
+        from ._tracking import log_tensorboard
+
+        log_tensorboard(Path(args.log[1]), out_dir)
     print(format_summary(metrics))
     print(f"results: {out_dir}  figures: {out_dir / 'figures'}")
 
@@ -120,8 +163,10 @@ def _generate(args) -> None:
     path = generate_file(
         config, args.out, samples, seed=seed, batch_size=batch_size, overwrite=args.overwrite
     )
-    print(f"{path}: tensor [{samples}, {round(config.t_end / config.dt_save) + 1}, {config.nx}], "
-          f"{', '.join(f'{k}={v:g}' for k, v in config.params.items())}")
+    print(
+        f"{path}: tensor [{samples}, {round(config.t_end / config.dt_save) + 1}, {config.nx}], "
+        f"{', '.join(f'{k}={v:g}' for k, v in config.params.items())}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

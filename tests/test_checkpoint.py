@@ -1,40 +1,70 @@
-import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxlab
-from jaxlab import ConfigError, Experiment
+from jaxlab import ConfigError
 from jaxlab._checkpoint import Checkpoints
+from jaxlab._cli import main
+from jaxlab._experiment import _REGISTRY
+
+
+# A random walk whose every step draws from the key carried in its state; each chunk
+# sleeps a little, so that a subprocess running it can be killed in the middle.
+WALK_SOURCE = """
+import dataclasses, time
+import jax, jax.numpy as jnp, numpy as np
+import jaxlab
 
 
 @dataclasses.dataclass(frozen=True)
 class Walk:
     scale: float = 0.5
     steps: int = 10
+    pause: float = 0.0
+
+    @classmethod
+    def quick(cls):
+        return cls(steps=40, pause=0.2)
 
 
-def _init(config, key):
+def init(config, key):
     return {"x": jnp.zeros(3), "key": key, "t": jnp.zeros((), jnp.int32)}
 
 
-def _advance(config, state, n_steps):
-    """A random walk whose every step draws from the key carried in the state."""
+def advance(config, state, n_steps):
+    jax.debug.callback(lambda: time.sleep(config.pause))
 
     def step(state, _):
         key, draw = jax.random.split(state["key"])
         active = state["t"] < config.steps
-        x = jnp.where(active, state["x"] + config.scale * jax.random.normal(draw, (3,)), state["x"])
+        noise = config.scale * jax.random.normal(draw, (3,))
+        x = jnp.where(active, state["x"] + noise, state["x"])
         return {"x": x, "key": key, "t": state["t"] + active}, x
 
     return jax.lax.scan(step, state, None, length=n_steps)
 
 
-WALK = Experiment(
-    "test.walk", "", Walk, lambda *a: {}, init=_init, advance=_advance, finish=lambda c, s: s
+WALK = jaxlab.Experiment(
+    "test.walk",
+    "a random walk",
+    Walk,
+    lambda config, results, out: {"distance": np.linalg.norm(results["final"]["x"], axis=-1)},
+    init=init,
+    advance=advance,
+    finish=lambda config, state: state,
+    history=lambda config, results: {"x0": results["history"][..., 0]},
 )
+"""
+_WALK = {}
+exec(WALK_SOURCE, _WALK)
+Walk, WALK = _WALK["Walk"], _WALK["WALK"]
 
 
 def _interrupt_after(monkeypatch, saves: int):
@@ -117,3 +147,76 @@ def test_a_torn_checkpoint_write_falls_back_to_the_previous_one(tmp_path, monkey
     assert steps == [9, 10]  # resumed after step 6, the last complete checkpoint
     fresh = jaxlab.sweep(WALK, Walk(), 2, chunk_size=3)
     np.testing.assert_array_equal(resumed.results["history"], fresh.results["history"])
+
+
+CLI = (
+    WALK_SOURCE
+    + """
+import sys
+from jaxlab._cli import main
+
+jaxlab.register(WALK)
+sys.exit(main(["run", "test.walk", "--quick", "--seeds", "3", "--chunk-size", "5", "--quiet",
+               *sys.argv[1:]]))
+"""
+)
+
+
+def _killed_run(out):
+    """Start the command in a subprocess and SIGKILL it once step 15 of 40 is saved."""
+    process = subprocess.Popen([sys.executable, "-c", CLI, "--out", str(out)])
+    marker = out / "checkpoint" / "group0" / "history" / "15.npz"
+    deadline = time.monotonic() + 120
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+
+def _tree(folder):
+    return {p.relative_to(folder): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def test_a_killed_run_resumes_to_the_results_of_an_uninterrupted_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(_REGISTRY, "test.walk", WALK)
+    cli = lambda *args: main(
+        [
+            "run",
+            "test.walk",
+            "--quick",
+            "--seeds",
+            "3",
+            "--chunk-size",
+            "5",
+            "--quiet",
+            *map(str, args),
+        ]
+    )
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    _killed_run(killed)
+    assert not (killed / "metrics.json").exists()
+    assert cli("--out", whole) == 0
+
+    before = _tree(killed)
+    capsys.readouterr()
+    refusals = {
+        "--resume": ("--out", killed),  # a fresh run would throw the checkpoint away
+        "config": ("--out", killed, "--resume", "--set", "scale=0.6"),
+        "chunk": ("--out", killed, "--resume", "--chunk-size", "4"),
+        "checkpoint": ("--out", tmp_path / "new", "--resume"),
+    }
+    for expected, args in refusals.items():
+        assert cli(*args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+    assert _tree(killed) == before
+
+    assert cli("--out", killed, "--resume") == 0
+    assert not (killed / "checkpoint").exists()
+    assert json.loads((killed / "metrics.json").read_text()) == json.loads(
+        (whole / "metrics.json").read_text()
+    )
+    with np.load(whole / "history.npz") as a, np.load(killed / "history.npz") as b:
+        np.testing.assert_array_equal(a["x0"], b["x0"])
+        assert a["x0"].shape == (3, 40)
