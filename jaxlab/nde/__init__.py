@@ -1,6 +1,7 @@
 """Neural differential equations on diffrax (Kidger, *On Neural Differential Equations*):
-neural and hybrid ODEs, neural CDEs for irregular time series, neural SDEs, the exact
-reversible adjoint of the reversible Heun method, and deep equilibrium layers."""
+neural and hybrid ODEs, neural CDEs for irregular time series (and a GRU baseline),
+neural SDEs, the exact reversible adjoint of the reversible Heun method, and deep
+equilibrium layers."""
 
 from ._cde import (
     INTERPOLATIONS as INTERPOLATIONS,
@@ -18,6 +19,7 @@ from ._deq import (
     ContractiveCell as ContractiveCell,
     DEQClassifier as DEQClassifier,
 )
+from ._gru import GRUClassifier as GRUClassifier
 from ._latent_sde import DiagonalDiffusion as DiagonalDiffusion, LatentSDE as LatentSDE
 from ._ode import (
     ADJOINTS as ADJOINTS,
@@ -28,6 +30,7 @@ from ._ode import (
 )
 from ._reversible import (
     ReversibleAdjoint as ReversibleAdjoint,
+    reconstruction_error as reconstruction_error,
     reversible_heun as reversible_heun,
 )
 from ._sde_gan import (

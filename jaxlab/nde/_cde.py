@@ -68,16 +68,16 @@ def _check_observations(times, values):
 
 
 def fill_forward(values: Float[Array, "length channels"]) -> Float[Array, "length channels"]:
-    """Replace each NaN by the last observed value of its channel (causal); NaNs before a
-    channel's first observation take that first observation, and a channel never observed
-    is zero."""
+    r"""Replace each NaN by the last observed value of its channel, so that row $i$
+    depends only on rows $\le i$ (causal). Before a channel's first observation (and
+    throughout a channel never observed) the value is 0, the mean of standardized data;
+    the `intensity` channels of [`control_path`][jaxlab.nde.control_path] tell such a
+    0 from an observed one."""
     observed = ~jnp.isnan(values)
     index = jnp.arange(values.shape[0])[:, None]
     last = jax.lax.cummax(jnp.where(observed, index, -1), axis=0)
-    first = jnp.argmax(observed, axis=0)
-    source = jnp.where(last >= 0, last, first[None, :])
-    filled = jnp.take_along_axis(values, source, axis=0)
-    return jnp.where(observed.any(axis=0), filled, 0.0)
+    filled = jnp.take_along_axis(values, jnp.maximum(last, 0), axis=0)
+    return jnp.where(last >= 0, filled, 0.0)
 
 
 class ControlPath(eqx.Module):
@@ -122,8 +122,12 @@ def control_path(
     - `intensity`: append, per channel, the cumulative count of its observations so far
       (the observational intensity), so that the model sees where data were missing.
 
-    Missing values are filled forward per channel; the channels are
-    `[time, filled values, (counts)]`.
+    Missing values are filled forward per channel, 0 before a channel's first
+    observation ([`fill_forward`][jaxlab.nde.fill_forward]); the channels are
+    `[time, filled values, (counts)]`. With the rectilinear path, $X$ on $[0, 2k]$ depends
+    only on the observations at times $t_0, \dots, t_k$. With the other two, $X$ on
+    $[t_0, t_k]$ depends only on those up to $t_k$, but between knots it already sees the
+    next observation.
     """
     if interpolation not in INTERPOLATIONS:
         raise ValueError(

@@ -21,10 +21,42 @@ def model(channels=3, key=0, **kwargs):
     return NeuralCDE(channels, 4, 2, width=16, key=jax.random.key(key), **kwargs)
 
 
-def test_fill_forward_is_causal_and_fills_the_start():
+def test_fill_forward_is_causal_with_zero_before_the_first_observation():
     values = jnp.array([[NAN, 1.0, NAN], [2.0, NAN, NAN], [NAN, NAN, NAN], [3.0, 4.0, NAN]])
-    expected = [[2.0, 1.0, 0.0], [2.0, 1.0, 0.0], [2.0, 1.0, 0.0], [3.0, 4.0, 0.0]]
+    expected = [[0.0, 1.0, 0.0], [2.0, 1.0, 0.0], [2.0, 1.0, 0.0], [3.0, 4.0, 0.0]]
     np.testing.assert_array_equal(fill_forward(values), expected)
+    for i in range(4):  # row i does not see rows after i
+        np.testing.assert_array_equal(fill_forward(values[: i + 1]), expected[: i + 1])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_path_up_to_t_depends_only_on_observations_up_to_t(kind):
+    """Causality: changing the observations after t_k (values and times), or dropping
+    them (NaN padding), leaves X on [t_0, t_k] unchanged ([0, 2k] for the rectilinear
+    path, parameterised by knot index). Channel 1 is first observed after t_k, so a path
+    that back-filled it would differ."""
+    rng = np.random.default_rng(0)
+    k, n = 3, 8
+    times = np.sort(rng.uniform(0.0, 5.0, n))
+    values = rng.normal(size=(n, 2))
+    values[: k + 1, 1] = NAN
+    values[k + 2, 0] = NAN
+    changed_t, changed_v = times.copy(), rng.normal(size=(n, 2))
+    changed_t[k + 1 :] = times[k] + np.sort(rng.uniform(0.01, 1.0, n - k - 1))
+    changed_v[: k + 1] = values[: k + 1]
+    dropped_t, dropped_v = times.copy(), values.copy()
+    dropped_t[k + 1 :], dropped_v[k + 1 :] = NAN, NAN
+    end = 2.0 * k if kind == "rectilinear" else times[k]
+    start = 0.0 if kind == "rectilinear" else times[0]
+    s = np.linspace(start, end, 201)
+
+    def path(t, v):
+        return jax.vmap(control_path(t, v, interpolation=kind, intensity=True).evaluate)(s)
+
+    reference = path(times, values)
+    assert np.all(reference[:, 2] == 0.0)  # channel 1 unobserved up to t_k: the default
+    for t, v in ((changed_t, changed_v), (dropped_t, dropped_v)):
+        np.testing.assert_allclose(path(t, v), reference, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", KINDS)

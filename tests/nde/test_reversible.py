@@ -338,3 +338,55 @@ def test_neural_ode_reversible_adjoint():
 def test_bad_input_names_the_argument(make, field):
     with pytest.raises(ValueError, match=f"^{field}:"):
         make()
+
+
+def test_reconstruction_error_on_a_dissipative_field_in_float32():
+    """y' = -lam y on [0, 4], 25 steps per unit time, so z = lam dt = -0.04 lam, in
+    float32. Reversible Heun is stable only for z on [-i, i]: backwards, each step
+    multiplies the error by rho = |z| + sqrt(1 + z^2) ~ e^{|z|} (module docstring), so
+    the reconstruction error grows by rho^25 ~ e^{lam} per unit time walked back, from
+    round-off at the final state. Measured at t = 0 (|y_0| = 1): lam = 1, 2, 3, 4 give
+    1.2e-7, 7.0e-5, 0.42, 1.5e3 in float32 and 2e-16, 1.5e-13, 1.3e-9, 5.9e-6 in float64.
+    At lam = 4 the float32 gradient is then wrong (even in sign)."""
+    field = lambda t, y, lam: -lam * y  # noqa: E731
+    ts = jnp.linspace(0.0, 4.0, 5)
+
+    def measure():
+        y0 = jnp.array([1.0, -0.5])
+        errors = jax.jit(
+            lambda lam: jnp.abs(nde.reconstruction_error(field, y0, ts, lam, substeps=25))
+        )
+        grad = jax.jit(
+            jax.grad(
+                lambda lam, reversible: jnp.sum(
+                    (
+                        reversible_heun(field, y0, ts, lam, substeps=25)
+                        if reversible
+                        else _forward((y0, (field, None), lam), ts, None, 25)[0]
+                    )[-1]
+                    ** 2
+                ),
+            ),
+            static_argnums=1,
+        )
+        lams = jnp.asarray([1.0, 2.0, 3.0, 4.0])
+        error = np.stack([errors(lam).max(axis=1) for lam in lams])  # (lam, time)
+        grads = [(grad(lam, True), grad(lam, False)) for lam in lams[::3]]  # lam = 1, 4
+        return error, grads
+
+    error, grads = measure()
+    assert np.all(error[:, -1] == 0)  # the backward pass starts from the final state
+    for lam in (2, 3, 4):
+        z = 0.04 * lam
+        rho = (z + np.sqrt(1 + z**2)) ** 25
+        np.testing.assert_allclose(error[lam - 1, :3] / error[lam - 1, 1:4], rho, rtol=0.02)
+    assert error[0, 0] < 10 * 2.0**-24  # lam T = 4: round-off
+    assert error[3, 0] > 1.0  # lam T = 16: the reconstruction is lost
+    reversible, backprop = grads[0]
+    np.testing.assert_allclose(reversible, backprop, rtol=1e-5)
+    reversible, backprop = grads[1]
+    assert abs(reversible / backprop - 1) > 0.5  # measured: -158
+    with jax.enable_x64(True):
+        error, grads = measure()
+        assert error[3, 0] < 1e-4
+        np.testing.assert_allclose(*grads[1], rtol=1e-4)
