@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
     run.add_argument("--num-processes", help="processes in the run")
     run.add_argument("--process-id", help="this process's index, from 0")
+    run.add_argument(
+        "--distributed-timeout", default="60", help="seconds to wait for the others (default 60)"
+    )
     show = commands.add_parser("show", help="print a saved summary")
     show.add_argument("dir", type=Path)
     data = commands.add_parser("data", help="PDE data sets")
@@ -109,6 +112,7 @@ def _run(args) -> None:
             args.coordinator,
             _integer(args.num_processes, "--num-processes", 1) if args.num_processes else None,
             _integer(args.process_id, "--process-id", 0) if args.process_id else None,
+            timeout_seconds=_integer(args.distributed_timeout, "--distributed-timeout", 1),
         )
     from ._runner import enable_compile_cache, run_experiment
 

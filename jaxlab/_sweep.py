@@ -75,12 +75,13 @@ class _Timer:
         self.compile_seconds = 0.0
         self.run_seconds = 0.0
 
-    def compile(self, cache_key: Any, fn: Callable, *args) -> Any:
+    def compile(self, cache_key: Any, fn: Callable, *args, sharding: NamedSharding) -> Any:
+        """`fn` compiled for `args`, every output sharded like the runs (`sharding`)."""
         if cache_key in _COMPILED:
             _COMPILED.move_to_end(cache_key)
             return _COMPILED[cache_key]
         start = time.perf_counter()
-        compiled = jax.jit(fn).lower(*args).compile()
+        compiled = jax.jit(fn, out_shardings=sharding).lower(*args).compile()
         self.compile_seconds += time.perf_counter() - start
         _COMPILED[cache_key] = compiled
         if len(_COMPILED) > _CACHE_SIZE:
@@ -108,8 +109,9 @@ def _put(x: Any, sharding: NamedSharding) -> jax.Array:
     if jax.process_count() == 1:
         return jax.device_put(x, sharding)
     if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-        return jax.random.wrap_key_data(_put(jax.random.key_data(x), sharding),
-                                        impl=jax.random.key_impl(x))
+        return jax.random.wrap_key_data(
+            _put(jax.random.key_data(x), sharding), impl=jax.random.key_impl(x)
+        )
     x = np.asarray(x)
     return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
 
@@ -149,6 +151,7 @@ class _Batch:
     total: int
     groups: list
     signature: tuple
+    sharding: NamedSharding
 
     def configured(self, values):
         if not self.names:
@@ -189,7 +192,7 @@ def _batch(config, keys, over, batch_size) -> _Batch:
         for i in range(n_groups)
     ]
     signature = (config, tuple(names), group, tuple(devices), jax.config.jax_enable_x64)
-    return _Batch(config, names, grid_shape, points, n_seeds, total, groups, signature)
+    return _Batch(config, names, grid_shape, points, n_seeds, total, groups, signature, sharded)
 
 
 def sweep(
@@ -252,7 +255,9 @@ def sweep(
         run = experiment.run
         batched = jax.vmap(lambda k, v: run(batch.configured(v), k))
         timer = _Timer()
-        compiled = timer.compile((run, batch.signature), batched, *batch.groups[0])
+        compiled = timer.compile(
+            (run, batch.signature), batched, *batch.groups[0], sharding=batch.sharding
+        )
         if progress:
             print(
                 f"compiled in {timer.compile_seconds:.1f} s; running {batch.total} run(s) on "
@@ -358,23 +363,31 @@ def _sweep_chunked(
         finish = jax.vmap(lambda v, s, o: parts.finish(configured(v), s, o), (0, 0, None))
         cache = (parts.identity, batch.signature, _shapes(operand))
         timer = _Timer()
-        c_init = timer.compile(("init", cache), init, *batch.groups[0], operand)
+        keys0, values0 = batch.groups[0]
+        c_init = timer.compile(
+            ("init", cache), init, keys0, values0, operand, sharding=batch.sharding
+        )
+        state0 = c_init.out_info
+        c_adv = timer.compile(
+            ("advance", chunk, cache), advance, values0, state0, operand, sharding=batch.sharding
+        )
+        c_fin = timer.compile(
+            ("finish", cache), finish, values0, state0, operand, sharding=batch.sharding
+        )
         finals, histories = [], []
         for index, (keys, values) in enumerate(batch.groups):
             state = timer.run(c_init, keys, values, operand)
-            history_like = jax.eval_shape(advance, values, state, operand)[1]
             done, history, checkpoints = 0, [], None
             if checkpoint_dir is not None:
                 fingerprint = _fingerprint(parts, batch, index, chunk, state, operand)
                 checkpoints = Checkpoints(Path(checkpoint_dir) / f"group{index}", fingerprint)
-                if (restored := checkpoints.restore(state, history_like)) is not None:
+                if (restored := checkpoints.restore(state, c_adv.out_info[1])) is not None:
                     state, done, history = restored
             bar = _maybe_tqdm(None, progress, "step", total=steps)
             if progress:
                 bar.set_description(f"{keys.shape[0]} runs")
                 bar.update(done)
             while done < steps:
-                c_adv = timer.compile(("advance", chunk, cache), advance, values, state, operand)
                 state, chunk_history = timer.run(c_adv, values, state, operand)
                 chunk_history = _to_host(chunk_history)
                 history.append(chunk_history)
@@ -389,7 +402,6 @@ def _sweep_chunked(
                 bar.close()
             if checkpoints is not None:
                 checkpoints.close()
-            c_fin = timer.compile(("finish", cache), finish, values, state, operand)
             finals.append(_to_host(timer.run(c_fin, values, state, operand)))
             joined = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *history)
             histories.append(jax.tree.map(lambda x: x[:, :steps], joined))

@@ -7,6 +7,8 @@ command line lets process 0 alone write the results folder.
 """
 
 import os
+import socket
+import time
 
 import jax
 
@@ -78,6 +80,8 @@ def initialize(
         "a positive integer",
         timeout_seconds,
     )
+    if address is not None:
+        _check_coordinator(address, index, timeout_seconds)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     try:
         jax.distributed.initialize(address, count, index, initialization_timeout=timeout_seconds)
@@ -88,3 +92,32 @@ def initialize(
             f"{timeout_seconds} s ({reason[:200]})"
         ) from None
 
+
+
+def _check_coordinator(address: str, process_id: int | None, timeout_seconds: int) -> None:
+    """Process 0 must be able to listen on the port; the others must reach it within the
+    timeout. (JAX itself aborts the process when the coordinator cannot be reached.)"""
+    host, _, port_text = address.rpartition(":")
+    require(port_text.isdigit(), "coordinator_address", "HOST:PORT", address)
+    port = int(port_text)
+    if process_id == 0:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("", port))
+            except OSError as error:
+                raise ConfigError(
+                    f"--coordinator: process 0 cannot listen on port {port} ({error.strerror})"
+                ) from None
+        return
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"--coordinator: no coordinator answered at {address} within "
+                    f"{timeout_seconds} s"
+                ) from None
+            time.sleep(0.2)

@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -174,6 +175,12 @@ def _killed_run(out):
     assert process.returncode == -signal.SIGKILL
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _tree(folder):
     return {p.relative_to(folder): p.stat().st_mtime_ns for p in folder.rglob("*")}
 
@@ -220,3 +227,53 @@ def test_a_killed_run_resumes_to_the_results_of_an_uninterrupted_one(tmp_path, m
     with np.load(whole / "history.npz") as a, np.load(killed / "history.npz") as b:
         np.testing.assert_array_equal(a["x0"], b["x0"])
         assert a["x0"].shape == (3, 40)
+
+
+def test_a_distributed_chunked_run_saves_and_gathers_like_one_process(tmp_path):
+    """2 processes x 2 CPU devices checkpoint every chunk (orbax, every process taking
+    part) and write the same results as one process with 4 devices."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    args = ["--set", "pause=0", "--seeds", "8"]
+    port = _free_port()
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                CLI,
+                *args,
+                "--out",
+                str(tmp_path / "two"),
+                "--distributed",
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(i),
+            ],
+            env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for process in processes:
+        assert process.wait(timeout=300) == 0, process.stderr.read()[-2000:]
+    single = subprocess.run(
+        [sys.executable, "-c", CLI, *args, "--out", str(tmp_path / "one")],
+        env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert single.returncode == 0, single.stderr[-2000:]
+    assert json.loads((tmp_path / "two" / "metrics.json").read_text()) == json.loads(
+        (tmp_path / "one" / "metrics.json").read_text()
+    )
+    with (
+        np.load(tmp_path / "two" / "history.npz") as a,
+        np.load(tmp_path / "one" / "history.npz") as b,
+    ):
+        np.testing.assert_array_equal(a["x0"], b["x0"])
