@@ -1,7 +1,8 @@
-"""The `jaxlab` command: `list`, `run`, `show`, `data generate`."""
+"""The `jaxlab` command: `list`, `run`, `show`, `bench`, `data generate`."""
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from ._experiment import ConfigError, config_with, experiments, get_experiment, require
@@ -54,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--distributed-timeout", default="60", help="seconds to wait for the others (default 60)"
     )
+    bench = commands.add_parser("bench", help="time every experiment (or those named)")
+    bench.add_argument("names", nargs="*", metavar="NAME", help="experiments or packages")
+    bench.add_argument("--full", action="store_true", help="default configs, not quick()")
+    bench.add_argument("--seeds", default="8", help="seeds of the scaling run (default 8)")
+    bench.add_argument("--json", type=Path, metavar="PATH", help="where to write the JSON")
     show = commands.add_parser("show", help="print a saved summary")
     show.add_argument("dir", type=Path)
     data = commands.add_parser("data", help="PDE data sets")
@@ -173,6 +179,25 @@ def _generate(args) -> None:
     )
 
 
+def _bench(args) -> None:
+    from ._bench import bench_experiment, select, table
+    from ._results import machine, write_json
+
+    names = select(args.names)
+    seeds = _integer(args.seeds, "--seeds", 2)
+    path = args.json or Path("runs") / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    require(not path.exists(), "--json", "a file that does not exist yet", str(path))
+    rows = []
+    print(table([]), flush=True)
+    for name in names:
+        rows.append(bench_experiment(name, seeds, quick=not args.full))
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
+    print(table(rows))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"machine": machine(), "seeds": seeds, "quick": not args.full, "rows": rows})
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -183,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             _run(args)
         elif args.command == "data":
             _generate(args)
+        elif args.command == "bench":
+            _bench(args)
         else:
             print(format_summary(read_results(args.dir)["metrics"]))
     except ConfigError as error:

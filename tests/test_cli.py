@@ -211,3 +211,18 @@ def test_summary_leaves_out_diverged_seeds():
     assert entry["diverged"] == [1, 3]
     assert entry["per_seed"] == [1.0, None, 3.0, None]
     assert entry["mean"] == 2.0 and entry["min"] == 1.0 and entry["max"] == 3.0
+
+
+def test_bench_selects_by_experiment_or_package_and_rejects_others(capsys, tmp_path):
+    from jaxlab._bench import select, table
+
+    assert select(["sensing"]) == ["sensing.overparam", "sensing.robust"]
+    assert select(["nde.ou", "nde"])[0] == "nde.ou" and len(select(["nde.ou", "nde"])) == len(
+        select(["nde"])
+    )
+    code, out, err = run_cli(capsys, "bench", "nope", "--json", str(tmp_path / "b.json"))
+    assert code == 2 and "bench: an experiment or package" in err and err.count("\n") == 1
+    assert not (tmp_path / "b.json").exists()
+    text = table([{"name": "x.y", "compile_seconds": 1.25, "per_seed_cost": 0.5}])
+    header, row = text.splitlines()
+    assert row.split()[:3] == ["x.y", "1.2", "-"] and "0.50" in row
