@@ -277,3 +277,33 @@ def test_a_distributed_chunked_run_saves_and_gathers_like_one_process(tmp_path):
         np.load(tmp_path / "one" / "history.npz") as b,
     ):
         np.testing.assert_array_equal(a["x0"], b["x0"])
+
+
+def test_a_second_process_loads_its_programs_from_the_compile_cache(tmp_path):
+    cache = tmp_path / "cache"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+
+    def run(out):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                CLI,
+                "--set",
+                "pause=0",
+                "--compile-cache",
+                str(cache),
+                "--out",
+                str(tmp_path / out),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return sorted(p.name for p in cache.iterdir())
+
+    first = run("cold")
+    assert len(first) >= 3  # init, advance and finish were written
+    assert run("warm") == first  # every program was found: nothing new written
