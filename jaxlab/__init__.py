@@ -2,6 +2,7 @@
 
 import importlib.metadata
 
+from . import distributed as distributed
 from ._experiment import (
     ConfigError as ConfigError,
     Experiment as Experiment,
@@ -16,7 +17,7 @@ from ._results import (
     summarize as summarize,
     write_results as write_results,
 )
-from ._runner import run_experiment as run_experiment
+from ._runner import enable_compile_cache as enable_compile_cache, run_experiment as run_experiment
 from ._side_by_side import ModelSpec as ModelSpec, Training as Training
 from ._sweep import SweepResult as SweepResult, sweep as sweep
 from ._train import (

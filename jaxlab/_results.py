@@ -100,6 +100,7 @@ def machine(devices: bool = True) -> dict[str, Any]:
     }
     if devices:
         info["devices"] = [str(d) for d in jax.devices()]
+        info["process_count"] = jax.process_count()
     return info
 
 
