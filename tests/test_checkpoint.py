@@ -307,3 +307,44 @@ def test_a_second_process_loads_its_programs_from_the_compile_cache(tmp_path):
     first = run("cold")
     assert len(first) >= 3  # init, advance and finish were written
     assert run("warm") == first  # every program was found: nothing new written
+
+
+def _events(folder):
+    """Every (tag, step, value) scalar and every tag of a TensorBoard event folder."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    scalars, tags = [], set()
+    for file in folder.rglob("events.out.tfevents.*"):
+        data = file.read_bytes()
+        while data:
+            (length,) = struct.unpack("<Q", data[:8])
+            event = event_pb2.Event.FromString(data[12 : 12 + length])
+            data = data[16 + length :]
+            for value in event.summary.value:
+                tags.add(value.tag)
+                if value.HasField("simple_value"):
+                    scalars.append((value.tag, event.step, value.simple_value))
+    return scalars, tags
+
+
+def test_log_tensorboard_writes_config_curves_and_summary(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(_REGISTRY, "test.walk", WALK)
+    out, logs = tmp_path / "run", tmp_path / "tb"
+    args = ["run", "test.walk", "--quick", "--seeds", "3", "--quiet", "--set", "pause=0"]
+    assert main([*args, "--out", str(out), "--log", "tensorboard", str(logs)]) == 0
+    scalars, tags = _events(logs / "test.walk" / "run")
+    with np.load(out / "history.npz") as history:
+        mean = history["x0"].mean(axis=0)
+    logged = {step: value for tag, step, value in scalars if tag == "x0/mean"}
+    assert sorted(logged) == list(range(40))
+    np.testing.assert_allclose([logged[s] for s in range(40)], mean, rtol=1e-6)
+    summary = json.loads((out / "metrics.json").read_text())["summary"]["distance"]["mean"]
+    logged = [v for t, _, v in scalars if t == "summary/distance"]  # the run and its hparams
+    assert logged and all(v == pytest.approx(summary) for v in logged)
+    assert any(tag.startswith("config") for tag in tags)
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "x"), "--log", "wandb", str(logs)]) == 2
+    assert "--log: tensorboard DIR" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
