@@ -231,8 +231,10 @@ def sweep(
     - `batch_size`: runs per compiled call (rounded up to a multiple of the device count).
     - `progress`: show a tqdm bar (chunks of a chunked experiment, or groups).
     - `chunk_size`: steps per `advance` call for chunked experiments.
-    - `checkpoint_dir`: chunked experiments save their state there after every chunk,
-      and resume from it when it holds a checkpoint of the same sweep.
+    - `checkpoint_dir`: chunked experiments save their state there after every chunk
+      (orbax) and each chunk's history once, and resume from the last complete
+      checkpoint; one of a different sweep (config, grid, seeds, chunk, state structure,
+      data) is refused with a one-line [`ConfigError`][jaxlab.ConfigError].
 
     **Returns:** a [`SweepResult`][jaxlab.SweepResult].
     """
@@ -385,7 +387,8 @@ def _sweep_chunked(
                     state, done, history = restored
             bar = _maybe_tqdm(None, progress, "step", total=steps)
             if progress:
-                bar.set_description(f"{keys.shape[0]} runs")
+                runs = min(keys.shape[0], batch.total - index * keys.shape[0])
+                bar.set_description(f"{runs} runs" + (f" (group {index + 1})" if index else ""))
                 bar.update(done)
             while done < steps:
                 state, chunk_history = timer.run(c_adv, values, state, operand)
