@@ -8,6 +8,8 @@ changes a global JAX setting.
 
 import dataclasses
 import os
+import socket
+import subprocess
 
 import jax
 import jax.numpy as jnp
@@ -77,3 +79,61 @@ def growth_blown_up():
         return x0 > 1 / rate
 
     return blown_up
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def free_port():
+    """A function returning a TCP port that is free on loopback now."""
+    return _free_port
+
+
+def _launch(program: list[str], args: list[str], devices: int = 1, processes: int = 1):
+    """Run `program + args` with `devices` virtual CPU devices, as one process, or as
+    `processes` processes of one distributed run on loopback (the `--distributed` options
+    added); returns `[(returncode, stdout, stderr)]`, one per process."""
+    env = {
+        **os.environ,
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+        "JAX_PLATFORMS": "cpu",
+    }
+    port = _free_port()
+    extra = lambda i: (
+        [
+            "--distributed",
+            "--coordinator",
+            f"127.0.0.1:{port}",
+            "--num-processes",
+            str(processes),
+            "--process-id",
+            str(i),
+        ]
+        if processes > 1
+        else []
+    )
+    started = [
+        subprocess.Popen(
+            [*program, *args, *extra(i)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(processes)
+    ]
+    finished = []
+    for process in started:
+        out, err = process.communicate(timeout=600)
+        finished.append((process.returncode, out, err))
+    return finished
+
+
+@pytest.fixture
+def launch():
+    """`launch(program, args, devices=1, processes=1)`: see `_launch`."""
+    return _launch

@@ -1,7 +1,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -175,12 +174,6 @@ def _killed_run(out):
     assert process.returncode == -signal.SIGKILL
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _tree(folder):
     return {p.relative_to(folder): p.stat().st_mtime_ns for p in folder.rglob("*")}
 
@@ -229,46 +222,14 @@ def test_a_killed_run_resumes_to_the_results_of_an_uninterrupted_one(tmp_path, m
         assert a["x0"].shape == (3, 40)
 
 
-def test_a_distributed_chunked_run_saves_and_gathers_like_one_process(tmp_path):
+def test_a_distributed_chunked_run_saves_and_gathers_like_one_process(tmp_path, launch):
     """2 processes x 2 CPU devices checkpoint every chunk (orbax, every process taking
     part) and write the same results as one process with 4 devices."""
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    args = ["--set", "pause=0", "--seeds", "8"]
-    port = _free_port()
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                CLI,
-                *args,
-                "--out",
-                str(tmp_path / "two"),
-                "--distributed",
-                "--coordinator",
-                f"127.0.0.1:{port}",
-                "--num-processes",
-                "2",
-                "--process-id",
-                str(i),
-            ],
-            env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
-    for process in processes:
-        assert process.wait(timeout=300) == 0, process.stderr.read()[-2000:]
-    single = subprocess.run(
-        [sys.executable, "-c", CLI, *args, "--out", str(tmp_path / "one")],
-        env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert single.returncode == 0, single.stderr[-2000:]
+    program, args = [sys.executable, "-c", CLI], ["--set", "pause=0", "--seeds", "8"]
+    two = launch(program, [*args, "--out", str(tmp_path / "two")], devices=2, processes=2)
+    one = launch(program, [*args, "--out", str(tmp_path / "one")], devices=4)
+    for code, out, err in two + one:
+        assert code == 0, err[-2000:]
     assert json.loads((tmp_path / "two" / "metrics.json").read_text()) == json.loads(
         (tmp_path / "one" / "metrics.json").read_text()
     )
@@ -279,29 +240,13 @@ def test_a_distributed_chunked_run_saves_and_gathers_like_one_process(tmp_path):
         np.testing.assert_array_equal(a["x0"], b["x0"])
 
 
-def test_a_second_process_loads_its_programs_from_the_compile_cache(tmp_path):
+def test_a_second_process_loads_its_programs_from_the_compile_cache(tmp_path, launch):
     cache = tmp_path / "cache"
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
 
     def run(out):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                CLI,
-                "--set",
-                "pause=0",
-                "--compile-cache",
-                str(cache),
-                "--out",
-                str(tmp_path / out),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
+        args = ["--set", "pause=0", "--compile-cache", str(cache), "--out", str(tmp_path / out)]
+        [(code, _, err)] = launch([sys.executable, "-c", CLI], args)
+        assert code == 0, err[-2000:]
         return sorted(p.name for p in cache.iterdir())
 
     first = run("cold")
