@@ -97,7 +97,13 @@ def experiments() -> dict[str, Experiment]:
 
 
 def get_experiment(name: str) -> Experiment:
-    """The experiment called `name`; a [`ConfigError`][jaxlab.ConfigError] if unknown."""
+    """The experiment called `name`; a [`ConfigError`][jaxlab.ConfigError] if unknown.
+    Only its package is imported when the name is registered there."""
+    package = name.split(".")[0] if isinstance(name, str) else None
+    if package in _PACKAGES:
+        importlib.import_module(f"jaxlab.{package}.experiments")
+        if name in _REGISTRY:
+            return _REGISTRY[name]
     known = experiments()
     require(name in known, "experiment", f"one of {', '.join(known)}", name)
     return known[name]
