@@ -11,6 +11,7 @@ from ._experiment import (
     get_experiment as get_experiment,
     register as register,
     require as require,
+    require_integer as require_integer,
 )
 from ._results import (
     read_results as read_results,

@@ -26,6 +26,13 @@ def require(ok: Any, field: str, allowed: str, value: Any) -> None:
         raise ConfigError(f"{field}: {allowed}, got {value!r}")
 
 
+def require_integer(value: Any, field: str, minimum: int = 1) -> None:
+    """[`require`][jaxlab.require] an `int` (not a `bool`) of at least `minimum`."""
+    allowed = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    require(ok, field, allowed, value)
+
+
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """A registered reproduction.

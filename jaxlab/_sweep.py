@@ -17,7 +17,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._checkpoint import Checkpoints, digest, key_data, structure
-from ._experiment import Experiment, require
+from ._experiment import Experiment, require, require_integer
 
 
 @dataclasses.dataclass
@@ -50,7 +50,7 @@ def _x64_context(config: Any):
 def _seed_keys(seeds: int | jax.Array, key: int | jax.Array) -> jax.Array:
     if isinstance(seeds, jax.Array):
         return seeds
-    require(isinstance(seeds, int) and seeds >= 1, "seeds", "a positive integer", seeds)
+    require_integer(seeds, "seeds")
     base = jax.random.key(key) if isinstance(key, int) else key
     return jax.random.split(base, seeds)
 
@@ -349,13 +349,8 @@ def _sweep_chunked(
 ) -> SweepResult:
     """Run init/advance/finish per group of runs, advancing one chunk per compiled call."""
     steps = config.steps
-    require(isinstance(steps, int) and steps >= 1, "steps", "a positive integer", steps)
-    require(
-        isinstance(chunk_size, int) and chunk_size >= 1,
-        "chunk_size",
-        "a positive integer",
-        chunk_size,
-    )
+    require_integer(steps, "steps")
+    require_integer(chunk_size, "chunk_size")
     chunk = _chunk_length(steps, chunk_size)
     with _x64_context(config):
         batch = _batch(config, keys, over, batch_size)

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
-from ._experiment import require
+from ._experiment import require, require_integer
 from ._sweep import _Chunked, _seed_keys, _shapes, _sweep_chunked
 
 
@@ -346,7 +346,7 @@ def fit(
 
     **Returns:** a [`FitResult`][jaxlab.FitResult].
     """
-    require(isinstance(steps, int) and steps >= 1, "steps", "a positive integer", steps)
+    require_integer(steps, "steps")
     keys = _seed_keys(seeds, key)
     _, _, layout = split_model(init_model(keys[0]))
     arrays = None if callable(data) else data

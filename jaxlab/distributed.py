@@ -12,7 +12,7 @@ import time
 
 import jax
 
-from ._experiment import ConfigError, require
+from ._experiment import ConfigError, require, require_integer
 
 
 _ENVIRONMENT = {
@@ -74,12 +74,7 @@ def initialize(
         "HOST:PORT",
         address,
     )
-    require(
-        isinstance(timeout_seconds, int) and timeout_seconds >= 1,
-        "timeout_seconds",
-        "a positive integer",
-        timeout_seconds,
-    )
+    require_integer(timeout_seconds, "timeout_seconds")
     if address is not None:
         _check_coordinator(address, index, timeout_seconds)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")

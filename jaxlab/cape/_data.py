@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-from .._experiment import ConfigError, require
+from .._experiment import ConfigError, require, require_integer
 from ._generators import cell_centres, generate_batches, save_times
 
 
@@ -317,15 +317,8 @@ def generate_file(
     """Generate `n_samples` trajectories of a data config
     ([`AdvectionData`][jaxlab.cape.AdvectionData], ...) at full resolution into a
     PDEBench-layout file, batch by batch (memory: one batch)."""
-    require(
-        isinstance(n_samples, int) and n_samples >= 1, "--samples", "a positive integer", n_samples
-    )
-    require(
-        isinstance(batch_size, int) and batch_size >= 1,
-        "batch_size",
-        "a positive integer",
-        batch_size,
-    )
+    require_integer(n_samples, "--samples")
+    require_integer(batch_size, "batch_size")
     times = np.asarray(save_times(config.t_end, config.dt_save))
     shape = (n_samples, len(times), config.nx)
     batch_size = min(batch_size, n_samples)

@@ -56,7 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._experiment import require
+from .._experiment import require, require_integer
 
 
 # ----------------------------------------------------------------------------- grid
@@ -462,9 +462,7 @@ def generate(
     """`n_samples` trajectories of `config`'s PDE from random initial conditions
     (sample $i$ from `fold_in(key, i)`), vmapped in batches of `batch_size` (default:
     all at once); returned as a float32 NumPy array `[N, T, X]`."""
-    require(
-        isinstance(n_samples, int) and n_samples >= 1, "samples", "a positive integer", n_samples
-    )
+    require_integer(n_samples, "samples")
     batch_size = batch_size or n_samples
     solver = _batch_solver(config)
     out = []
@@ -493,8 +491,8 @@ def downsample(
     """Coarsen trajectories `[..., T, X]` to every `time`-th frame and `X/space` cells:
     `mode="stride"` keeps every `space`-th cell value (PDEBench's loaders), `"mean"`
     averages each block of `space` cells (the coarse cell averages)."""
-    require(isinstance(space, int) and space >= 1, "space", "a positive integer", space)
-    require(isinstance(time, int) and time >= 1, "time", "a positive integer", time)
+    require_integer(space, "space")
+    require_integer(time, "time")
     require(mode in ("stride", "mean"), "mode", "'stride' or 'mean'", mode)
     nx = u.shape[-1]
     require(nx % space == 0, "space", f"a divisor of the {nx} cells", space)

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._experiment import require
+from .._experiment import require, require_integer
 
 
 def _pad_mode(padding: str) -> str:
@@ -52,7 +52,7 @@ class SpectralConv1d(eqx.Module):
     modes: int = eqx.field(static=True)
 
     def __init__(self, in_channels: int, out_channels: int, modes: int, *, key: PRNGKeyArray):
-        require(isinstance(modes, int) and modes >= 1, "modes", "a positive integer", modes)
+        require_integer(modes, "modes")
         scale = 1.0 / (in_channels * out_channels)
         k1, k2 = jax.random.split(key)
         shape = (in_channels, out_channels, modes)
@@ -115,7 +115,7 @@ class FNO1d(eqx.Module):
         key: PRNGKeyArray,
     ):
         for name, value in (("width", width), ("layers", layers), ("in_channels", in_channels)):
-            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+            require_integer(value, name)
         keys = jax.random.split(key, 2 * layers + 3)
         self.lift = Pointwise(in_channels + 1, width, key=keys[0])
         self.spectral = [SpectralConv1d(width, width, modes, key=k) for k in keys[1 : layers + 1]]

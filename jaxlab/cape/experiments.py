@@ -29,7 +29,7 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from .._experiment import register, require
+from .._experiment import register, require, require_integer
 from .._side_by_side import ModelSpec, Training
 from .._train import StepSampler
 from ._data import ArraySource, batch_sampler
@@ -99,7 +99,7 @@ class AdvectionConfig:
             )
         for name in ("train_samples", "val_samples", "test_samples", "steps", "batch_size"):
             value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+            require_integer(value, name)
         require(
             self.batch_size <= self.train_samples * len(self.train_params),
             "batch_size",

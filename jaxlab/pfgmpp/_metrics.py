@@ -12,7 +12,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from .._experiment import require
+from .._experiment import require, require_integer
 from .._train import Setting, fit
 from ._data import check_finite, digits
 
@@ -169,7 +169,7 @@ def quantize(model, bits: int):
     [`Setting`][jaxlab.Setting]s are kept) becomes
     $w_{\min} + \mathrm{round}\big((w - w_{\min})/\Delta\big)\,\Delta$,
     $\Delta = (w_{\max} - w_{\min})/(2^{b} - 1)$."""
-    require(isinstance(bits, int) and bits >= 1, "bits", "a positive integer", bits)
+    require_integer(bits, "bits")
     levels = 2**bits - 1
 
     def one(w):

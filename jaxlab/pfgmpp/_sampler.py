@@ -22,11 +22,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from .._experiment import require
+from .._experiment import require, require_integer
 
 
 def _check_grid(steps, sigma_min, sigma_max, rho) -> None:
-    require(isinstance(steps, int) and steps >= 1, "steps", "a positive integer", steps)
+    require_integer(steps, "steps")
     require(
         isinstance(sigma_min, jax.core.Tracer) or float(sigma_min) > 0,
         "sigma_min",

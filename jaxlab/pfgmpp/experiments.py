@@ -19,7 +19,7 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from .._experiment import register, require
+from .._experiment import register, require, require_integer
 from .._side_by_side import ModelSpec, Training
 from ._data import TOYS, digits, toy_sampler
 from ._edm import log_normal, pfgmpp_loss, precondition
@@ -44,24 +44,14 @@ def _check_common(cfg) -> None:
         "one or more distinct numbers > 0 (inf allowed)",
         cfg.Ds,
     )
-    require(isinstance(cfg.steps, int) and cfg.steps >= 1, "steps", "a positive integer", cfg.steps)
-    require(
-        isinstance(cfg.batch_size, int) and cfg.batch_size >= 1,
-        "batch_size",
-        "a positive integer",
-        cfg.batch_size,
-    )
+    require_integer(cfg.steps, "steps")
+    require_integer(cfg.batch_size, "batch_size")
     require(cfg.learning_rate > 0, "learning_rate", "a number > 0", cfg.learning_rate)
-    require(isinstance(cfg.width, int) and cfg.width >= 4, "width", "an integer >= 4", cfg.width)
+    require_integer(cfg.width, "width", 4)
     require(cfg.sigma_data > 0, "sigma_data", "a number > 0", cfg.sigma_data)
     require(cfg.p_std > 0, "p_std", "a number > 0", cfg.p_std)
     require(0 <= cfg.clip < 0.5, "clip", "a number in [0, 0.5)", cfg.clip)
-    require(
-        isinstance(cfg.sample_steps, int) and cfg.sample_steps >= 1,
-        "sample_steps",
-        "a positive integer",
-        cfg.sample_steps,
-    )
+    require_integer(cfg.sample_steps, "sample_steps")
     require(cfg.sigma_min > 0, "sigma_min", "a number > 0", cfg.sigma_min)
     require(
         cfg.sigma_min < cfg.sigma_max,
@@ -151,18 +141,8 @@ class ToyConfig:
     def __post_init__(self):
         require(self.dataset in TOYS, "dataset", f"one of {', '.join(TOYS)}", self.dataset)
         _check_common(self)
-        require(
-            isinstance(self.depth, int) and self.depth >= 1,
-            "depth",
-            "a positive integer",
-            self.depth,
-        )
-        require(
-            isinstance(self.n_samples, int) and self.n_samples >= 2,
-            "n_samples",
-            "an integer >= 2",
-            self.n_samples,
-        )
+        require_integer(self.depth, "depth")
+        require_integer(self.n_samples, "n_samples", 2)
 
     @classmethod
     def quick(cls) -> "ToyConfig":
@@ -333,18 +313,8 @@ class DigitsConfig:
     def __post_init__(self):
         _check_common(self)
         require(self.network in NETWORKS, "network", f"one of {', '.join(NETWORKS)}", self.network)
-        require(
-            isinstance(self.depth, int) and self.depth >= 1,
-            "depth",
-            "a positive integer",
-            self.depth,
-        )
-        require(
-            isinstance(self.unet_width, int) and self.unet_width >= 4,
-            "unet_width",
-            "an integer >= 4",
-            self.unet_width,
-        )
+        require_integer(self.depth, "depth")
+        require_integer(self.unet_width, "unet_width", 4)
 
     @classmethod
     def quick(cls) -> "DigitsConfig":

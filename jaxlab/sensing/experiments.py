@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from .._experiment import Experiment, register, require
+from .._experiment import Experiment, register, require, require_integer
 from ._algorithms import (
     asymmetric_gd,
     preconditioned_gd,
@@ -25,7 +25,7 @@ from ._rates import convergence_rate, fit_window, loglog_slope, power_law_expone
 
 
 def _check_sizes(cfg) -> None:
-    require(isinstance(cfg.n, int) and cfg.n >= 2, "n", "an integer >= 2", cfg.n)
+    require_integer(cfg.n, "n", 2)
     require(
         isinstance(cfg.rank, int) and 1 <= cfg.rank <= cfg.n,
         "rank",
@@ -38,8 +38,8 @@ def _check_sizes(cfg) -> None:
         f"an integer in [rank={cfg.rank}, n={cfg.n}]",
         cfg.k,
     )
-    require(isinstance(cfg.m, int) and cfg.m > 0, "m", "a positive integer", cfg.m)
-    require(isinstance(cfg.steps, int) and cfg.steps >= 2, "steps", "an integer >= 2", cfg.steps)
+    require_integer(cfg.m, "m")
+    require_integer(cfg.steps, "steps", 2)
     require(cfg.condition_number >= 1, "condition_number", "a number >= 1", cfg.condition_number)
     require(cfg.step_size > 0, "step_size", "a positive number", cfg.step_size)
 
@@ -86,12 +86,7 @@ class OverparamConfig:
     def __post_init__(self):
         _check_sizes(self)
         require(self.alpha > 0, "alpha", "a positive number", self.alpha)
-        require(
-            isinstance(self.precond_steps, int) and self.precond_steps >= 2,
-            "precond_steps",
-            "an integer >= 2",
-            self.precond_steps,
-        )
+        require_integer(self.precond_steps, "precond_steps", 2)
         require(
             len(self.alphas) >= 1 and all(a > 0 for a in self.alphas),
             "alphas",
