@@ -30,7 +30,6 @@ average is printed with the machine, and process CPU seconds are shown beside wa
 import argparse
 import json
 import os
-import platform
 import time
 
 import equinox as eqx
@@ -41,23 +40,8 @@ import optax
 
 import jaxlab
 from jaxlab import cape
+from jaxlab._results import machine
 from jaxlab.cape import experiments as cape_experiments
-
-
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load": os.getloadavg()[0],
-        "jax": jax.__version__,
-        "devices": [str(d) for d in jax.devices()],
-    }
 
 
 def timed(f):

@@ -9,8 +9,6 @@ Every timing is after a warm-up call, blocked until ready; compile time is repor
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import time
 
 import equinox as eqx
@@ -21,6 +19,7 @@ import optax
 
 import jaxlab
 from jaxlab import pfgmpp
+from jaxlab._results import machine
 from jaxlab.pfgmpp import experiments as E
 
 
@@ -162,12 +161,7 @@ def main():
         with open(args.json, "w") as f:
             json.dump(
                 {
-                    "machine": {
-                        "processor": platform.processor(),
-                        "cpus": os.cpu_count(),
-                        "jax": jax.__version__,
-                        "devices": [str(d) for d in jax.devices()],
-                    },
+                    "machine": machine(),
                     "speed": {k: {"compile_s": c, "per_second": s} for k, (c, s) in rows.items()},
                     "vmap": ratio,
                     "quick": quick,
