@@ -1,5 +1,5 @@
 """Registered reproductions of CAPE (Takamoto, Alesiani & Niepert, ICML 2023):
-`cape.advection` and `cape.burgers`.
+`cape.advection`, `cape.burgers` and `cape.diffusion_reaction`.
 
 Each trains, per seed and side by side ([`Training`][jaxlab.Training]), a plain FNO
 (`fno`), an FNO given the parameters as constant channels (`fno_cond`), CAPE + FNO
@@ -33,7 +33,7 @@ from .._experiment import register, require, require_integer
 from .._side_by_side import ModelSpec, Training
 from .._train import StepSampler
 from ._data import ArraySource, batch_sampler
-from ._generators import AdvectionData, BurgersData, downsample, generate
+from ._generators import AdvectionData, BurgersData, DiffusionReactionData, downsample, generate
 from ._metrics import nrmse_per_step, pdebench_metrics
 from ._models import build_surrogate, count_params, matched_width
 from ._training import curriculum_mask, predict_trajectories, rollout_loss
@@ -59,6 +59,7 @@ class AdvectionConfig:
     """
 
     pde: ClassVar[str] = "advection"
+    n_params: ClassVar[int] = 1
 
     train_params: tuple[float, ...] = (0.2, 0.4, 0.7, 2.0, 4.0)
     unseen_params: tuple[float, ...] = (0.1, 1.0, 7.0)
@@ -92,18 +93,22 @@ class AdvectionConfig:
         for name in ("train_params", "unseen_params"):
             values = getattr(self, name)
             require(
-                len(values) >= 1 and all(v > 0 for v in values),
+                len(values) >= 1
+                and len(values) % self.n_params == 0
+                and all(v > 0 for v in values),
                 name,
-                "one or more positive parameter values",
+                "one or more positive parameter values"
+                + (f", {self.n_params} per set" if self.n_params > 1 else ""),
                 values,
             )
         for name in ("train_samples", "val_samples", "test_samples", "steps", "batch_size"):
             value = getattr(self, name)
             require_integer(value, name)
         require(
-            self.batch_size <= self.train_samples * len(self.train_params),
+            self.batch_size <= self.train_samples * len(self.parameter_sets("train_params")),
             "batch_size",
-            f"at most the {self.train_samples * len(self.train_params)} training samples",
+            f"at most the {self.train_samples * len(self.parameter_sets('train_params'))} "
+            "training samples",
             self.batch_size,
         )
         require(
@@ -122,10 +127,16 @@ class AdvectionConfig:
         require(
             self.padding in ("circular", "zeros"), "padding", "'circular' or 'zeros'", self.padding
         )
-        self.data_config(self.train_params[0])  # validates nx, cfl
+        self.data_config(self.parameter_sets("train_params")[0])  # validates nx, cfl
 
-    def data_config(self, value: float):
-        return AdvectionData(beta=value, nx=self.nx, cfl=self.cfl)
+    def parameter_sets(self, name: str) -> list[tuple[float, ...]]:
+        """The PDE parameter sets of field `name` (`train_params` or `unseen_params`)."""
+        values = getattr(self, name)
+        return [tuple(values[i : i + self.n_params]) for i in range(0, len(values), self.n_params)]
+
+    def data_config(self, values: tuple[float, ...]):
+        (beta,) = values
+        return AdvectionData(beta=beta, nx=self.nx, cfl=self.cfl)
 
     @classmethod
     def quick(cls):
@@ -158,8 +169,42 @@ class BurgersConfig(AdvectionConfig):
     train_params: tuple[float, ...] = (0.002, 0.007, 0.02, 0.04, 0.2, 0.4, 2.0)
     unseen_params: tuple[float, ...] = (0.001, 0.004, 0.01, 0.1, 1.0, 4.0)
 
-    def data_config(self, value: float):
-        return BurgersData(nu=value, nx=self.nx, cfl=self.cfl)
+    def data_config(self, values: tuple[float, ...]):
+        (nu,) = values
+        return BurgersData(nu=nu, nx=self.nx, cfl=self.cfl)
+
+
+# PDEBench's grid (nu, rho) in {0.5, 1, 2, 5} x {1, 2, 5, 10}; the unseen sets are the four
+# with (i + j) % 4 == 0 (i, j the indices of nu and rho): every nu and every rho value is
+# seen in training, but never in these combinations.
+_DR_GRID = [(nu, rho) for nu in (0.5, 1.0, 2.0, 5.0) for rho in (1.0, 2.0, 5.0, 10.0)]
+_DR_UNSEEN = [(nu, rho) for k, (nu, rho) in enumerate(_DR_GRID) if (k // 4 + k % 4) % 4 == 0]
+_DR_TRAIN = [pair for pair in _DR_GRID if pair not in _DR_UNSEEN]
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionReactionConfig(AdvectionConfig):
+    """Settings of `cape.diffusion_reaction`: as
+    [`AdvectionConfig`][jaxlab.cape.experiments.AdvectionConfig], with parameter sets
+    $(\nu, \rho)$ given flat (`nu1, rho1, nu2, rho2, ...`). Default split: PDEBench's
+    grid $\{0.5, 1, 2, 5\} \times \{1, 2, 5, 10\}$; unseen are $(0.5, 1)$, $(1, 10)$,
+    $(2, 5)$, $(5, 2)$, so each value of $\nu$ and of $\rho$ is seen, never these pairs.
+    101 frames on $t \in [0, 1]$, every `time`-th kept (26 by default)."""
+
+    pde: ClassVar[str] = "diffusion_reaction"
+    n_params: ClassVar[int] = 2
+
+    train_params: tuple[float, ...] = tuple(v for pair in _DR_TRAIN for v in pair)
+    unseen_params: tuple[float, ...] = tuple(v for pair in _DR_UNSEEN for v in pair)
+    time: int = 4
+
+    def data_config(self, values: tuple[float, ...]):
+        nu, rho = values
+        return DiffusionReactionData(nu=nu, rho=rho, nx=self.nx)
+
+    @classmethod
+    def quick(cls):
+        return dataclasses.replace(super().quick(), train_samples=24, time=4)
 
 
 # ------------------------------------------------------------------------------ data
@@ -184,12 +229,13 @@ def _generate(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     key = jax.random.key(config.data_seed)
     per_train = config.train_samples + config.val_samples + config.test_samples
     split = {"train": [], "val": [], "seen": [], "unseen": []}
-    groups = [(v, per_train, i) for i, v in enumerate(config.train_params)]
-    groups += [(v, config.test_samples, 1000 + i) for i, v in enumerate(config.unseen_params)]
-    for value, n, salt in groups:
-        u = generate(config.data_config(value), jax.random.fold_in(key, salt), n, batch_size=64)
+    train, unseen = config.parameter_sets("train_params"), config.parameter_sets("unseen_params")
+    groups = [(v, per_train, i) for i, v in enumerate(train)]
+    groups += [(v, config.test_samples, 1000 + i) for i, v in enumerate(unseen)]
+    for values, n, salt in groups:
+        u = generate(config.data_config(values), jax.random.fold_in(key, salt), n, batch_size=64)
         u = downsample(u, config.space, config.time)
-        p = np.full((n, 1), value, np.float32)
+        p = np.tile(np.asarray(values, np.float32), (n, 1))
         if salt >= 1000:
             split["unseen"].append((u, p))
             continue
@@ -240,6 +286,7 @@ def _kind(name):
 
 def _model_kwargs(config):
     return dict(
+        n_params=config.n_params,
         modes=config.modes,
         layers=config.layers,
         hidden=config.hidden,
@@ -297,8 +344,8 @@ def _evaluate(config):
                 out[f"{split}_nrmse_by_step"] = jnp.mean(steps, axis=0)
                 out[f"{split}_example"] = pred[0]
         by_param = [
-            jnp.mean(per_step[s][:, 1:].reshape(len(v), -1), axis=1)
-            for s, v in (("seen", config.train_params), ("unseen", config.unseen_params))
+            jnp.mean(per_step[s][:, 1:].reshape(len(config.parameter_sets(f)), -1), axis=1)
+            for s, f in (("seen", "train_params"), ("unseen", "unseen_params"))
         ]
         out["nrmse_by_param"] = jnp.concatenate(by_param)
         return out
@@ -404,23 +451,26 @@ def report(config, results, out_dir) -> dict[str, np.ndarray]:
 def _figures(config, final, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     data = dataset(config)
-    values = list(config.train_params) + list(config.unseen_params)
-    seen = [True] * len(config.train_params) + [False] * len(config.unseen_params)
+    train, unseen = config.parameter_sets("train_params"), config.parameter_sets("unseen_params")
+    sets = train + unseen
+    seen = [True] * len(train) + [False] * len(unseen)
+    # One parameter: against its value (log axis); several: sets in order, labelled.
+    values = [v[0] for v in sets] if config.n_params == 1 else list(range(len(sets)))
     order = np.argsort(values)
 
-    fig = Figure(figsize=(7, 4.5))
+    fig = Figure(figsize=(7 if config.n_params == 1 else 10, 4.5))
     ax = fig.subplots()
     for name in config.models:
         curve = np.nanmean(final[f"{name}/nrmse_by_param"], axis=0)
         ax.plot(np.array(values)[order], curve[order], "-", lw=1, label=name)
         for v, c, s in zip(values, curve, seen):
             ax.plot(v, c, "o" if s else "x", color=ax.lines[-1].get_color(), ms=5)
-    ax.set(
-        xscale="log",
-        yscale="log",
-        xlabel=f"{config.pde} parameter",
-        ylabel="rollout nRMSE (o seen, x unseen)",
-    )
+    ax.set(yscale="log", ylabel="rollout nRMSE (o seen, x unseen)")
+    if config.n_params == 1:
+        ax.set(xscale="log", xlabel=f"{config.pde} parameter")
+    else:
+        ax.set_xticks(values, [",".join(f"{x:g}" for x in v) for v in sets], rotation=60)
+        ax.set(xlabel=f"{config.pde} parameters")
     ax.legend()
     fig.savefig(out_dir / "nrmse_by_parameter.png", dpi=120, bbox_inches="tight")
 
@@ -438,7 +488,7 @@ def _figures(config, final, out_dir: Path) -> None:
     axes = fig.subplots(2, len(rows), squeeze=False)
     for r, split in enumerate(("seen", "unseen")):
         truth = data[split][0][0]
-        value = data[split][1][0, 0]
+        value = ",".join(f"{x:g}" for x in data[split][1][0])
         images = [truth] + [final[f"{n}/{split}_example"][0] for n in config.models]
         for c, (title, image) in enumerate(zip(rows, images)):
             axes[r, c].imshow(
@@ -449,7 +499,7 @@ def _figures(config, final, out_dir: Path) -> None:
                 vmin=truth.min(),
                 vmax=truth.max(),
             )
-            axes[r, c].set(title=f"{title} ({split} {value:g})", xlabel="x", ylabel="t")
+            axes[r, c].set(title=f"{title} ({split} {value})", xlabel="x", ylabel="t")
     fig.savefig(out_dir / "rollouts.png", dpi=110, bbox_inches="tight")
 
 
@@ -466,6 +516,14 @@ BURGERS = register(
         "cape.burgers",
         "CAPE-FNO vs FNO (plain, parameter channels) on 1-D Burgers, unseen nu",
         BurgersConfig,
+        report,
+    )
+)
+DIFFUSION_REACTION = register(
+    TRAINING.experiment(
+        "cape.diffusion_reaction",
+        "CAPE-FNO vs FNO (plain, parameter channels) on 1-D diffusion-reaction, unseen (nu, rho)",
+        DiffusionReactionConfig,
         report,
     )
 )

@@ -3,12 +3,20 @@ docs/cape.md: they take minutes, not seconds)."""
 
 import dataclasses
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxlab
 from jaxlab import ConfigError
-from jaxlab.cape.experiments import AdvectionConfig, BurgersConfig
+from jaxlab.cape.experiments import (
+    AdvectionConfig,
+    BurgersConfig,
+    DiffusionReactionConfig,
+    dataset,
+    init_model,
+)
 
 
 TINY = dict(
@@ -34,7 +42,7 @@ TINY = dict(
 
 def test_registered():
     names = jaxlab.experiments()
-    assert {"cape.advection", "cape.burgers"} <= set(names)
+    assert {"cape.advection", "cape.burgers", "cape.diffusion_reaction"} <= set(names)
     assert AdvectionConfig.quick().steps < AdvectionConfig().steps
     assert BurgersConfig().train_params[1] == 0.007
 
@@ -49,8 +57,15 @@ def test_tiny_advection_run_writes_every_key_and_figure(tmp_path):
     )
     summary = metrics["summary"]
     for model in models:
-        for key in ("seen_nrmse", "unseen_nrmse", "val_nrmse", "params", "inference_ms",
-                    "unseen_crmse", "unseen_frmse_high"):
+        for key in (
+            "seen_nrmse",
+            "unseen_nrmse",
+            "val_nrmse",
+            "params",
+            "inference_ms",
+            "unseen_crmse",
+            "unseen_frmse_high",
+        ):
             entry = summary[f"{model}/{key}"]
             assert len(entry["per_seed"]) == 2 and entry["diverged"] == [], (model, key)
             assert np.isfinite(entry["mean"]) and entry["mean"] > 0
@@ -79,3 +94,29 @@ def test_bad_settings_are_one_line_errors(change, field):
     with pytest.raises(ConfigError) as info:
         dataclasses.replace(AdvectionConfig(**TINY), **change)
     assert str(info.value).startswith(field) and "\n" not in str(info.value)
+
+
+def test_diffusion_reaction_split_and_two_parameter_models():
+    """The default (nu, rho) split: 12 training and 4 unseen sets of PDEBench's grid, every
+    nu and rho value seen, the unseen pairs never; the generated data carry both
+    parameters, and the experiment's CAPE-FNO step depends on each."""
+    default = DiffusionReactionConfig()
+    train = default.parameter_sets("train_params")
+    unseen = default.parameter_sets("unseen_params")
+    assert len(train) == 12 and len(unseen) == 4 and not set(train) & set(unseen)
+    assert {nu for nu, _ in unseen} == {nu for nu, _ in train} == {0.5, 1.0, 2.0, 5.0}
+    assert {rho for _, rho in unseen} == {rho for _, rho in train} == {1.0, 2.0, 5.0, 10.0}
+
+    tiny = {**TINY, "train_params": (0.5, 1.0, 2.0, 5.0), "unseen_params": (1.0, 2.0), "time": 20}
+    config = DiffusionReactionConfig(**tiny, models=("cape_fno",))
+    u, p = dataset(config)["train"]
+    assert u.shape == (8, 6, 32) and p.shape == (8, 2)
+    assert 0.0 <= u.min() and u.max() <= 1.0  # min-max normalized, logistic keeps [0, 1]
+    np.testing.assert_array_equal(np.unique(p, axis=0), [[0.5, 1.0], [2.0, 5.0]])
+    # The experiment's CAPE-FNO reads both parameters: its step depends on nu and on rho.
+    model = init_model(config, "cape_fno", jax.random.key(0))
+    step = lambda params: jnp.sum(model(jnp.asarray(u[0, :1]), params)[0] ** 2)
+    grad = jax.grad(step)(jnp.asarray(p[0]))
+    assert grad.shape == (2,) and np.all(np.abs(np.asarray(grad)) > 0)
+    with pytest.raises(ConfigError, match="2 per set"):
+        dataclasses.replace(config, unseen_params=(1.0, 2.0, 3.0))
