@@ -39,6 +39,7 @@ from ._models import (
     SpectralConv1d as SpectralConv1d,
     Surrogate as Surrogate,
     Unconditioned as Unconditioned,
+    UNet1d as UNet1d,
     build_surrogate as build_surrogate,
     count_params as count_params,
     matched_width as matched_width,

@@ -28,6 +28,7 @@ shape N, which fixes the resolution).
 """
 
 import abc
+import functools
 import math
 
 import equinox as eqx
@@ -137,6 +138,71 @@ class FNO1d(eqx.Module):
         if self.padding:
             v = v[:, :n]
         return self.out(jax.nn.gelu(self.project(v)))
+
+
+class _ConvPair(eqx.Module):
+    """Two width-3 convolutions, each followed by GELU, `(in, N) -> (out, N)`."""
+
+    first: eqx.nn.Conv1d
+    second: eqx.nn.Conv1d
+
+    def __init__(self, in_channels: int, out_channels: int, mode: str, *, key: PRNGKeyArray):
+        k1, k2 = jax.random.split(key)
+        conv = functools.partial(eqx.nn.Conv1d, kernel_size=3, padding=1, padding_mode=mode)
+        self.first = conv(in_channels, out_channels, key=k1)
+        self.second = conv(out_channels, out_channels, key=k2)
+
+    def __call__(self, x: Float[Array, "cin n"]) -> Float[Array, "cout n"]:
+        return jax.nn.gelu(self.second(jax.nn.gelu(self.first(x))))
+
+
+class UNet1d(eqx.Module):
+    """A 1-D U-Net (Ronneberger et al. 2015; PDEBench's base model, without batch norm):
+    level $l = 0, \dots, L-1$ has $w 2^l$ channels and two width-3 convolutions with GELU;
+    average pooling by 2 on the way down; on the way up, a 1x1 convolution, repetition
+    to twice the length, the skip connection concatenated, two convolutions; a 1x1
+    output layer. `(in, N) -> (out, N)`, $N$ divisible by $2^{L-1}$. With circular
+    padding the map commutes with shifts by multiples of $2^{L-1}$ cells."""
+
+    encoder: list[_ConvPair]
+    lift: list[Pointwise]
+    decoder: list[_ConvPair]
+    out: Pointwise
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        width: int = 16,
+        levels: int = 3,
+        padding: str = "circular",
+        *,
+        key: PRNGKeyArray,
+    ):
+        for name, value in (("width", width), ("levels", levels), ("in_channels", in_channels)):
+            require_integer(value, name)
+        mode = _pad_mode(padding)
+        channels = [width * 2**level for level in range(levels)]
+        keys = iter(jax.random.split(key, 3 * levels))
+        inputs = [in_channels, *channels[:-1]]
+        self.encoder = [_ConvPair(i, c, mode, key=next(keys)) for i, c in zip(inputs, channels)]
+        self.lift = [Pointwise(c, h, key=next(keys)) for c, h in zip(channels[1:], channels)]
+        self.decoder = [_ConvPair(2 * c, c, mode, key=next(keys)) for c in channels[:-1]]
+        self.out = Pointwise(channels[0], out_channels, key=next(keys))
+
+    def __call__(self, x: Float[Array, "cin n"]) -> Float[Array, "cout n"]:
+        factor = 2 ** (len(self.encoder) - 1)
+        require(x.shape[-1] % factor == 0, "grid", f"a multiple of {factor} cells", x.shape[-1])
+        skips = []
+        for level, block in enumerate(self.encoder):
+            x = block(x)
+            if level < len(self.decoder):
+                skips.append(x)
+                x = x.reshape(x.shape[0], -1, 2).mean(axis=-1)
+        for level in reversed(range(len(self.decoder))):
+            x = jnp.repeat(self.lift[level](x), 2, axis=-1)
+            x = self.decoder[level](jnp.concatenate([skips[level], x]))
+        return self.out(x)
 
 
 class _MLP(eqx.Module):
@@ -286,6 +352,9 @@ class CAPESurrogate(Surrogate):
         return self.mix(self.net(jnp.concatenate([u, guess]))), guess
 
 
+KINDS = ("fno", "fno_cond", "cape_fno", "unet", "unet_cond", "cape_unet")
+
+
 def build_surrogate(
     kind: str,
     *,
@@ -295,6 +364,7 @@ def build_surrogate(
     modes: int = 12,
     layers: int = 4,
     hidden: int = 128,
+    levels: int = 3,
     cape_width: int = 64,
     cape_kernel: int = 5,
     cape_modes: int = 16,
@@ -304,20 +374,24 @@ def build_surrogate(
     log_params: bool = True,
     key: PRNGKeyArray,
 ) -> Surrogate:
-    """A surrogate with an [`FNO1d`][jaxlab.cape.FNO1d] base: `kind` is `"fno"`
-    ([`Unconditioned`][jaxlab.cape.Unconditioned]), `"fno_cond"`
-    ([`ParameterChannels`][jaxlab.cape.ParameterChannels]) or `"cape_fno"`
-    ([`CAPESurrogate`][jaxlab.cape.CAPESurrogate])."""
-    kinds = ("fno", "fno_cond", "cape_fno")
-    require(kind in kinds, "model", f"one of {', '.join(kinds)}", kind)
+    """A surrogate whose base network is an [`FNO1d`][jaxlab.cape.FNO1d] (`width`,
+    `modes`, `layers`, `hidden`) or a [`UNet1d`][jaxlab.cape.UNet1d] (`width`, `levels`,
+    `padding`): `kind` is the base alone (`"fno"`, `"unet"`:
+    [`Unconditioned`][jaxlab.cape.Unconditioned]), with the parameters as channels
+    (`"fno_cond"`, `"unet_cond"`: [`ParameterChannels`][jaxlab.cape.ParameterChannels]),
+    or under CAPE (`"cape_fno"`, `"cape_unet"`: [`CAPESurrogate`][jaxlab.cape.CAPESurrogate])."""
+    require(kind in KINDS, "model", f"one of {', '.join(KINDS)}", kind)
     k_net, k_block, k_mix = jax.random.split(key, 3)
-    if kind == "fno":
-        return Unconditioned(
-            FNO1d(channels, channels, width, modes, layers, hidden=hidden, key=k_net)
-        )
-    if kind == "fno_cond":
-        net = FNO1d(channels + n_params, channels, width, modes, layers, hidden=hidden, key=k_net)
-        return ParameterChannels(net, log_params)
+
+    def base(cin, cout):
+        if "unet" in kind:
+            return UNet1d(cin, cout, width, levels, padding, key=k_net)
+        return FNO1d(cin, cout, width, modes, layers, hidden=hidden, key=k_net)
+
+    if kind in ("fno", "unet"):
+        return Unconditioned(base(channels, channels))
+    if kind.endswith("_cond"):
+        return ParameterChannels(base(channels + n_params, channels), log_params)
     block = CAPEBlock(
         channels,
         n_params,
@@ -329,7 +403,7 @@ def build_surrogate(
         grid=grid,
         key=k_block,
     )
-    net = FNO1d(2 * channels, 2 * channels, width, modes, layers, hidden=hidden, key=k_net)
+    net = base(2 * channels, 2 * channels)
     return CAPESurrogate(block, net, Pointwise(2 * channels, channels, key=k_mix), log_params)
 
 
@@ -345,7 +419,8 @@ def count_params(model) -> int:
 
 
 def matched_width(kind: str, target: int, **kwargs) -> int:
-    """The FNO width of surrogate `kind` whose parameter count is nearest `target`."""
+    """The base network's width for surrogate `kind` whose parameter count is nearest
+    `target` (the count is quadratic in the width, for the FNO and the U-Net alike)."""
 
     def count(width):
         return count_params(

@@ -39,7 +39,8 @@ from ._models import build_surrogate, count_params, matched_width
 from ._training import curriculum_mask, predict_trajectories, rollout_loss
 
 
-MODELS = ("fno", "fno_cond", "cape_fno", "cape_fno_no_curriculum")
+FNO_MODELS = ("fno", "fno_cond", "cape_fno", "cape_fno_no_curriculum")
+MODELS = (*FNO_MODELS, "unet", "unet_cond", "cape_unet")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +54,9 @@ class AdvectionConfig:
     - Training: `steps` Adam steps of batch `batch_size`, learning rate `learning_rate`
       halved every `steps / 5` steps; CAPE warm-up `warmup_steps`; CAPE guess-loss weight
       `aux_weight`; input noise `input_noise`.
-    - Models: `width`, `modes`, `layers`, `hidden` of the FNO under CAPE; CAPE's
+    - Models: `width`, `modes`, `layers`, `hidden` of the FNO under CAPE; `unet_width`,
+      `unet_levels` of the U-Net under CAPE (models `unet`, `unet_cond`, `cape_unet`,
+      not trained by default); CAPE's
       `cape_width` (w), `cape_kernel`, `cape_modes`; `padding`, `faithful_norm`,
       `log_params` (parameters enter as log10); `models` to train.
     """
@@ -87,7 +90,9 @@ class AdvectionConfig:
     padding: str = "circular"
     faithful_norm: bool = False
     log_params: bool = True
-    models: tuple[str, ...] = MODELS
+    unet_width: int = 16
+    unet_levels: int = 3
+    models: tuple[str, ...] = FNO_MODELS
 
     def __post_init__(self):
         for name in ("train_params", "unseen_params"):
@@ -284,12 +289,17 @@ def _kind(name):
     return "cape_fno" if name.startswith("cape_fno") else name
 
 
+def _base(name):
+    return "unet" if "unet" in name else "fno"
+
+
 def _model_kwargs(config):
     return dict(
         n_params=config.n_params,
         modes=config.modes,
         layers=config.layers,
         hidden=config.hidden,
+        levels=config.unet_levels,
         cape_width=config.cape_width,
         cape_kernel=config.cape_kernel,
         cape_modes=config.cape_modes,
@@ -302,18 +312,26 @@ def _model_kwargs(config):
 
 @functools.lru_cache(maxsize=16)
 def widths(config) -> dict[str, int]:
-    """The FNO width of each model: `config.width` under CAPE, and for `fno` and
-    `fno_cond` the width whose parameter count is nearest CAPE-FNO's."""
+    """The base network's width of each model: `config.width` (FNO) or
+    `config.unet_width` (U-Net) under CAPE, and for the others the width whose parameter
+    count is nearest that of CAPE on the same base."""
     kwargs = _model_kwargs(config)
-    shapes = eqx.filter_eval_shape(
-        lambda k: build_surrogate("cape_fno", width=config.width, key=k, **kwargs),
-        jax.random.key(0),
-    )
-    target = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(shapes))
+    cape_width = {"fno": config.width, "unet": config.unet_width}
+    targets = {
+        base: count_params(
+            eqx.filter_eval_shape(
+                lambda k, b=base: build_surrogate(
+                    f"cape_{b}", width=cape_width[b], key=k, **kwargs
+                ),
+                jax.random.key(0),
+            )
+        )
+        for base in cape_width
+    }
     return {
-        name: config.width
-        if _kind(name) == "cape_fno"
-        else matched_width(_kind(name), target, **kwargs)
+        name: cape_width[_base(name)]
+        if _kind(name).startswith("cape")
+        else matched_width(_kind(name), targets[_base(name)], **kwargs)
         for name in config.models
     }
 
@@ -360,7 +378,7 @@ def _models(config) -> dict[str, ModelSpec]:
     evaluate = _evaluate(config)
     specs = {}
     for name in config.models:
-        cape = _kind(name) == "cape_fno"
+        cape = _kind(name).startswith("cape")
         curriculum = name != "cape_fno_no_curriculum"
 
         def loss(model, batch, key, cape=cape, curriculum=curriculum):
@@ -440,10 +458,11 @@ def report(config, results, out_dir) -> dict[str, np.ndarray]:
         model = init_model(config, name, jax.random.key(0))
         metrics[f"{name}/params"] = np.full(seeds, count_params(model), float)
         metrics[f"{name}/inference_ms"] = np.full(seeds, inference_ms(config, name))
-    if "fno" in config.models and "cape_fno" in config.models:
-        metrics["cape_fno/unseen_vs_fno"] = (
-            metrics["cape_fno/unseen_nrmse"] / metrics["fno/unseen_nrmse"]
-        )
+    for base in ("fno", "unet"):
+        if base in config.models and f"cape_{base}" in config.models:
+            metrics[f"cape_{base}/unseen_vs_{base}"] = (
+                metrics[f"cape_{base}/unseen_nrmse"] / metrics[f"{base}/unseen_nrmse"]
+            )
     _figures(config, final, Path(out_dir))
     return metrics
 

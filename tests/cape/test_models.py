@@ -58,11 +58,11 @@ def test_faithful_norm_fixes_the_resolution_and_the_default_does_not():
 def test_surrogates_share_one_interface_and_survive_jit_vmap_grad():
     u = jax.random.normal(KEY, (5, 1, 32))
     p = jnp.full((5, 1), 0.4)
-    for kind in ("fno", "fno_cond", "cape_fno"):
+    for kind in ("fno", "fno_cond", "cape_fno", "unet", "unet_cond", "cape_unet"):
         model = cape.build_surrogate(kind, key=KEY, **SMALL)
         nxt, guess = eqx.filter_jit(lambda m, u, p: jax.vmap(m)(u, p))(model, u, p)
         assert nxt.shape == (5, 1, 32)
-        assert (guess is None) == (kind != "cape_fno")
+        assert (guess is None) == (not kind.startswith("cape"))
         grads = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(jax.vmap(m)(u, p)[0] ** 2)))(model)
         assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
     cond = cape.build_surrogate("fno_cond", key=KEY, **SMALL)
@@ -81,13 +81,30 @@ def test_matched_widths_give_parameter_counts_within_ten_percent():
     assert target == cape.count_params(
         cape.build_surrogate("cape_fno", width=20, key=KEY, **kwargs)
     )
-    for kind in ("fno", "fno_cond"):
+    for kind in ("fno", "fno_cond", "unet", "unet_cond"):
         width = cape.matched_width(kind, target, **kwargs)
         n = count(kind, width)
         assert abs(count(kind, width + 1) - target) >= abs(n - target)
         assert abs(n / target - 1) < 0.1, (kind, width, n, target)
     with pytest.raises(ConfigError, match="^model: one of"):
-        cape.build_surrogate("unet", key=KEY)
+        cape.build_surrogate("mpnn", key=KEY)
+
+
+def test_circular_unet_commutes_with_shifts_by_its_pooling_factor():
+    """Three levels pool by 4 in all: with circular padding, shifting the input by a
+    multiple of 4 cells shifts the output the same way; zero padding breaks it."""
+    u = jax.random.normal(KEY, (2, 32))
+    circular = cape.UNet1d(2, 3, width=4, levels=3, key=KEY)
+    out = circular(u)
+    assert out.shape == (3, 32)
+    for shift in (4, 8, -12):
+        np.testing.assert_allclose(
+            circular(jnp.roll(u, shift, -1)), jnp.roll(out, shift, -1), atol=1e-5
+        )
+    zeros = cape.UNet1d(2, 3, width=4, levels=3, padding="zeros", key=KEY)
+    assert not np.allclose(zeros(jnp.roll(u, 4, -1)), jnp.roll(zeros(u), 4, -1), atol=1e-3)
+    with pytest.raises(ConfigError, match="^grid: a multiple of 4"):
+        circular(jnp.ones((2, 30)))
 
 
 def test_curriculum_goes_from_teacher_forcing_to_autoregression():
