@@ -24,12 +24,14 @@ from ._problem import (
     Box as Box,
     Periodic as Periodic,
     Problem as Problem,
+    causal_weights as causal_weights,
     dirichlet as dirichlet,
     initial as initial,
     loss as loss,
     loss_terms as loss_terms,
     rel_l2 as rel_l2,
     sample as sample,
+    time_chunk_losses as time_chunk_losses,
 )
 from ._solvers import (
     allen_cahn_etdrk4 as allen_cahn_etdrk4,

@@ -86,19 +86,37 @@ def flow_mixing(points: int = 900, v_max: float = 0.385) -> Problem:
 
 
 @functools.lru_cache(maxsize=4)
-def _diffusion_reference(alpha: float, n: int, times: int):
-    grid, u = diffusion_mol(alpha, n, tuple(np.linspace(0, 1, times)))
-    return (np.linspace(0, 1, times), grid, grid), u
+def _diffusion_reference(alpha: float, n: int, times: int, solver_grid: int):
+    grid, u = diffusion_mol(alpha, solver_grid, tuple(np.linspace(0, 1, times)))
+    stride = (solver_grid - 1) // (n - 1)
+    return (np.linspace(0, 1, times), grid[::stride], grid[::stride]), u[:, ::stride, ::stride]
 
 
 def nonlinear_diffusion(
-    alpha: float = 0.05, points: int = 256, reference_grid: int = 101, reference_times: int = 101
+    alpha: float = 0.05,
+    points: int = 256,
+    reference_grid: int = 101,
+    reference_times: int = 101,
+    solver_grid: int = 201,
 ) -> Problem:
     r"""(2+1)-D nonlinear diffusion $u_t = \alpha(u_x^2 + u u_{xx} + u_y^2 + u u_{yy})$ on
     $t \in [0, 1]$, $x, y \in [-1, 1]$, three Gaussian bumps initially, $u = 0$ on the
     boundary. The reference is [`diffusion_mol`][jaxlab.pig.diffusion_mol] on a
-    `reference_grid`$^2$ grid, saved at `reference_times` times."""
+    `solver_grid`$^2$ grid, restricted to a `reference_grid`$^2$ subgrid at
+    `reference_times` times: the test set (the paper's is $101^3$). At the defaults its
+    relative $L^2$ error is about $1.2 \times 10^{-4}$ (second order in space: a third
+    of the $3.7 \times 10^{-4}$ between the 101 and 201 grids at $t = 1$)."""
     require(alpha > 0, "alpha", "a positive number", alpha)
+    require(isinstance(reference_grid, int) and reference_grid >= 2, "reference_grid",
+            "an integer >= 2", reference_grid)  # fmt: skip
+    require(isinstance(reference_times, int) and reference_times >= 2, "reference_times",
+            "an integer >= 2", reference_times)  # fmt: skip
+    require(
+        isinstance(solver_grid, int) and (solver_grid - 1) % (reference_grid - 1) == 0,
+        "solver_grid",
+        f"an integer with solver_grid - 1 a multiple of reference_grid - 1 = {reference_grid - 1}",
+        solver_grid,
+    )
 
     def residual(p, u):
         lap = u["x"] ** 2 + u.value * u["xx"] + u["y"] ** 2 + u.value * u["yy"]
@@ -113,7 +131,7 @@ def nonlinear_diffusion(
         box,
         residual,
         conditions,
-        reference=lambda: _diffusion_reference(alpha, reference_grid, reference_times),
+        reference=lambda: _diffusion_reference(alpha, reference_grid, reference_times, solver_grid),
         name="nonlinear_diffusion",
     )
 

@@ -267,13 +267,13 @@ def _mse(residuals: Array) -> Array:
     return jnp.mean(jnp.abs(residuals) ** 2)
 
 
-def loss_terms(problem: Problem, model: Field, batch, chunk: int | None = None) -> dict[str, Array]:
-    """The mean squared residual of the PDE (`"residual"`) and of each condition
-    (`"condition0"`, ...), unweighted."""
+def _residuals(problem: Problem, model: Field, batch, chunk):
+    """The PDE residual at each interior point, `(P, ...)`, and each condition's
+    unweighted mean squared residual."""
     names = problem.box.names
     x = batch["interior"]
-    u = jets(model, x, chunk, names)
-    terms = {"residual": _mse(jax.vmap(problem.residual)(x, u))}
+    residuals = jax.vmap(problem.residual)(x, jets(model, x, chunk, names))
+    terms = {}
     for i, (c, pts) in enumerate(zip(problem.conditions, batch["conditions"])):
         if isinstance(c, Boundary):
             if c.derivatives:
@@ -289,7 +289,40 @@ def loss_terms(problem: Problem, model: Field, batch, chunk: int | None = None) 
             if c.derivative:
                 r = jnp.stack([r, lo.grad[:, axis] - hi.grad[:, axis]])
         terms[f"condition{i}"] = _mse(r)
-    return terms
+    return residuals, terms
+
+
+def loss_terms(problem: Problem, model: Field, batch, chunk: int | None = None) -> dict[str, Array]:
+    """The mean squared residual of the PDE (`"residual"`) and of each condition
+    (`"condition0"`, ...), unweighted."""
+    residuals, terms = _residuals(problem, model, batch, chunk)
+    return {"residual": _mse(residuals), **terms}
+
+
+def time_chunk_losses(
+    problem: Problem, points: Float[Array, "P d"], residuals: Array, chunks: int
+) -> Float[Array, " chunks"]:
+    """The mean squared residual $L_i$ over each of `chunks` consecutive time chunks:
+    the points sorted by time and split into groups of equal size (sizes differ by at
+    most one when `chunks` does not divide $P$), as jaxpi does."""
+    n = points.shape[0]
+    require(problem.box.time is not None, "problem", "a time axis", problem.box.names)
+    require(isinstance(chunks, int) and 1 <= chunks <= n, "causal_chunks",
+            f"an integer in [1, {n}] (collocation points)", chunks)  # fmt: skip
+    order = jnp.argsort(points[:, problem.box.axis(problem.box.time)])
+    squares = jnp.abs(residuals.reshape(n, -1)[order]) ** 2
+    ids = np.arange(n) * chunks // n
+    sums = jax.ops.segment_sum(jnp.mean(squares, axis=1), ids, chunks)
+    return sums / np.bincount(ids, minlength=chunks)
+
+
+def causal_weights(chunk_losses: Float[Array, " M"], tol: float) -> Float[Array, " M"]:
+    r"""Causal weights (Wang, Sankaran & Perdikaris 2024)
+    $w_i = \operatorname{sg}\bigl(\exp(-\text{tol} \sum_{j<i} L_j)\bigr)$: a time chunk
+    counts only once the chunks before it are fitted. $w_1 = 1$; `sg` is
+    `stop_gradient`, so the weights are constants of the gradient step."""
+    before = jnp.cumsum(chunk_losses) - chunk_losses
+    return jax.lax.stop_gradient(jnp.exp(-tol * before))
 
 
 def loss(
@@ -298,11 +331,29 @@ def loss(
     batch,
     residual_weight: float = 1.0,
     chunk: int | None = None,
+    causal_tol: float = 0.0,
+    causal_chunks: int = 32,
 ) -> tuple[Array, dict[str, Array]]:
-    """The physics-informed loss $w_r\\,\\mathrm{MSE}(\\mathcal{R}) + \\sum_c w_c\\,
-    \\mathrm{MSE}(\\mathcal{B}_c)$ and its unweighted terms."""
-    terms = loss_terms(problem, model, batch, chunk)
-    total = residual_weight * terms["residual"]
+    r"""The physics-informed loss $w_r\,L_r + \sum_c w_c\,\mathrm{MSE}(\mathcal{B}_c)$
+    and its unweighted terms.
+
+    $L_r = \mathrm{MSE}(\mathcal{R})$; with `causal_tol` $> 0$ (a problem with a time
+    axis) it is the causally weighted $L_r = \frac1M \sum_i w_i L_i$ over $M$ =
+    `causal_chunks` time chunks (see [`causal_weights`][jaxlab.pig.causal_weights]),
+    and the terms also hold `"causal_weight"`, the last chunk's $w_M$ (the smallest: 1
+    once the residual is fitted at all times)."""
+    residuals, conditions = _residuals(problem, model, batch, chunk)
+    terms = {"residual": _mse(residuals), **conditions}
+    fitted = terms["residual"]
+    require(causal_tol >= 0, "causal_tol", "a number >= 0", causal_tol)
+    if causal_tol > 0:
+        require(problem.box.time is not None, "causal_tol", "0 for a problem without time",
+                causal_tol)  # fmt: skip
+        losses = time_chunk_losses(problem, batch["interior"], residuals, causal_chunks)
+        weights = causal_weights(losses, causal_tol)
+        fitted = jnp.mean(weights * losses)
+        terms["causal_weight"] = weights[-1]
+    total = residual_weight * fitted
     for i, c in enumerate(problem.conditions):
         total = total + c.weight * terms[f"condition{i}"]
     return total, terms

@@ -38,7 +38,9 @@ class Settings:
     `pinn_learning_rate` for the PINN, times `decay_rate` every `decay_steps`, smoothly)
     or `"lbfgs"` (optax L-BFGS with its zoom line search, `lbfgs_memory` pairs); `steps`;
     `collocation` interior points per step, resampled every step (`resample`) or drawn
-    once from `data_seed`; `residual_weight` (condition weights are the problem's).
+    once from `data_seed`; `residual_weight` (condition weights are the problem's);
+    `causal_tol` $> 0$ weights the residual causally over `causal_chunks` time chunks
+    (jaxpi's scheme, see [`loss`][jaxlab.pig.loss]; 0: plain mean).
 
     **Evaluation:** `test_grid` points per axis for problems with an exact solution; the
     per-step error curve uses a fixed random subset of `monitor_points` test points;
@@ -68,6 +70,8 @@ class Settings:
     lbfgs_memory: int = 10
     collocation: int = 4096
     residual_weight: float = 1.0
+    causal_tol: float = 0.0
+    causal_chunks: int = 32
     resample: bool = True
     data_seed: int = 0
     test_grid: int = 50
@@ -79,7 +83,7 @@ class Settings:
         require(self.model in (*MODELS, "both"), "model", "one of pig, pinn, both", self.model)
         for name in ("steps", "n_gaussians", "channels", "hidden", "pinn_width", "pinn_depth",
                      "decay_steps", "lbfgs_memory", "collocation", "test_grid",
-                     "monitor_points"):  # fmt: skip
+                     "monitor_points", "causal_chunks"):  # fmt: skip
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
         for name in ("fourier_features", "chunk_points", "time_steps"):
@@ -90,6 +94,13 @@ class Settings:
             require(value > 0, name, "a positive number", value)
         require(0 < self.decay_rate <= 1, "decay_rate", "a number in (0, 1]", self.decay_rate)
         require(self.residual_weight >= 0, "residual_weight", "a number >= 0", self.residual_weight)
+        require(self.causal_tol >= 0, "causal_tol", "a number >= 0", self.causal_tol)
+        require(
+            self.causal_tol == 0 or self.causal_chunks <= self.collocation,
+            "causal_chunks",
+            f"at most collocation={self.collocation}",
+            self.causal_chunks,
+        )
         require(
             self.embed_lower < self.embed_upper,
             "embed_upper",
@@ -180,8 +191,11 @@ def model_specs(cfg: Settings) -> dict[str, ModelSpec]:
 @functools.lru_cache(maxsize=64)
 def _specs(cfg: Settings) -> dict[str, ModelSpec]:
     problem = cfg.problem()
+    require(cfg.causal_tol == 0 or problem.box.time is not None, "causal_tol",
+            "0 for a problem without a time axis", cfg.causal_tol)  # fmt: skip
     (points, vals, _), monitor = _test_data(problem, cfg.test_grid, cfg.monitor_points)
     chunk = cfg.chunk_points or None
+    causal = {"causal_tol": cfg.causal_tol, "causal_chunks": cfg.causal_chunks}
     lrs = {"pig": cfg.learning_rate, "pinn": cfg.pinn_learning_rate}
     specs = {}
     for name in cfg.models():
@@ -190,7 +204,7 @@ def _specs(cfg: Settings) -> dict[str, ModelSpec]:
             return build(cfg, name, problem.box, key)
 
         def loss_fn(model, batch, key):
-            total, terms = loss(problem, model, batch, cfg.residual_weight, chunk)
+            total, terms = loss(problem, model, batch, cfg.residual_weight, chunk, **causal)
             return total, {**terms, "rel_l2": rel_l2(model, *monitor, chunk)}
 
         def evaluate(model, key, name=name):
