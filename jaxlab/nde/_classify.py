@@ -1,10 +1,13 @@
-"""Training a neural CDE classifier (a [`Training`][jaxlab.Training] of one model), shared
-by `nde.spirals` and `nde.vowels`.
+"""Training a classifier of irregular series (a [`Training`][jaxlab.Training] of one
+model: a neural CDE, or a GRU baseline), shared by `nde.spirals` and `nde.vowels`.
 
-A task provides `data(config) -> (train, test)`, each `(times, values, labels)` with
-NaN-padded `(series, length)` times and `(series, length, channels)` values. The config
-provides `channels` (of the data), `classes`, `hidden`, `width`, `depth`, `interpolation`,
-`intensity`, `rtol`, `atol`, `learning_rate`, `batch_size` and `steps`."""
+A task provides `data(config) -> (train, validation, test)`, each `(times, values,
+labels)` with NaN-padded `(series, length)` times and `(series, length, channels)` values;
+the validation series are held out of the training data and are the only data on which
+defaults are chosen. The config provides `model` (one of `MODELS`), `channels` (of the
+data), `classes`, `hidden`, `width`, `depth`, `interpolation`, `intensity`, `rtol`,
+`atol`, `learning_rate`, `batch_size` and `steps` (`width` to `atol` concern the CDE
+only)."""
 
 from collections.abc import Callable
 
@@ -17,6 +20,7 @@ from matplotlib.figure import Figure
 from .._side_by_side import ModelSpec, Training
 from .._train import sampler
 from ._cde import NeuralCDE, control_path
+from ._gru import GRUClassifier
 
 
 def class_loss(logits, labels):
@@ -36,8 +40,6 @@ def predictions(logits):
 
 
 def _paths(cfg, times, values):
-    # The data are compile-time constants: the barrier stops XLA constant-folding the paths.
-    times, values = jax.lax.optimization_barrier((times, values))
     build = lambda t, v: control_path(
         t, v, interpolation=cfg.interpolation, intensity=cfg.intensity
     )
@@ -48,55 +50,72 @@ def _channels(cfg):
     return 1 + cfg.channels * (2 if cfg.intensity else 1)
 
 
-MODEL = "cde"  # the one model's name in the Training (not in the metric keys)
+MODELS = ("cde", "gru")  # `model` of the config; also the model's name in the Training
+
+
+def _inputs(cfg, times, values):
+    """What the model reads of a batch of series: the control paths of a CDE, the raw
+    series of a GRU."""
+    return (_paths(cfg, times, values),) if cfg.model == "cde" else (times, values)
+
+
+def _logits(model, inputs):
+    return jax.vmap(model)(*inputs)
 
 
 def classifier_training(data: Callable) -> Training:
-    """The [`Training`][jaxlab.Training] of one [`NeuralCDE`][jaxlab.nde.NeuralCDE] on
-    `data(config)` with Adam and minibatches of cross-entropy; its evaluation gives
-    `test_accuracy`, `test_loss` and the test logits."""
+    """The [`Training`][jaxlab.Training] of one [`NeuralCDE`][jaxlab.nde.NeuralCDE] or
+    [`GRUClassifier`][jaxlab.nde.GRUClassifier] (`config.model`) on `data(config)` with
+    Adam and minibatches of cross-entropy; its evaluation gives `val_accuracy`,
+    `val_loss`, `test_accuracy`, `test_loss` and the test logits."""
 
     def models(cfg):
+        outputs = 1 if cfg.classes == 2 else cfg.classes
+
         def init(key):
-            outputs = 1 if cfg.classes == 2 else cfg.classes
+            if cfg.model == "gru":
+                return GRUClassifier(cfg.channels, cfg.hidden, outputs, key=key)
             return NeuralCDE(
                 _channels(cfg), cfg.hidden, outputs, width=cfg.width, depth=cfg.depth,
                 rtol=cfg.rtol, atol=cfg.atol, key=key,
             )  # fmt: skip
 
         def loss(model, batch, key):
-            paths, labels = batch
-            return class_loss(jax.vmap(model)(paths), labels)
+            inputs, labels = batch
+            return class_loss(_logits(model, inputs), labels)
 
         def evaluate(model, key):
-            _, (times, values, labels) = data(cfg)
-            logits = jax.vmap(model)(_paths(cfg, times, values))
-            loss, accuracy = class_loss(logits, labels)
-            return {"test_accuracy": accuracy, "test_loss": loss, "test_logits": logits}
+            _, validation, test = data(cfg)
+            out = {}
+            for split, (times, values, labels) in (("val", validation), ("test", test)):
+                logits = _logits(model, _inputs(cfg, times, values))
+                out[f"{split}_loss"], out[f"{split}_accuracy"] = class_loss(logits, labels)
+            return {**out, "test_logits": logits}  # the last evaluated: the test set
 
-        return {MODEL: ModelSpec(init, loss, optax.adam(cfg.learning_rate), evaluate)}
+        return {cfg.model: ModelSpec(init, loss, optax.adam(cfg.learning_rate), evaluate)}
 
     def sample(cfg):
-        (times, values, labels), _ = data(cfg)
-        return sampler((_paths(cfg, times, values), labels), cfg.batch_size)
+        (times, values, labels), _, _ = data(cfg)
+        return sampler((_inputs(cfg, times, values), labels), cfg.batch_size)
 
     return Training(models, sample)
 
 
-def test_logits(results):
+METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
+
+
+def test_logits(cfg, results):
     """The test logits of every seed, `(seeds, series, outputs)`."""
-    return results["final"][f"{MODEL}/test_logits"]
+    return results["final"][f"{cfg.model}/test_logits"]
 
 
-def class_metrics(results) -> dict:
+def class_metrics(cfg, results) -> dict:
     final = results["final"]
-    return {
-        k: np.asarray(final[f"{MODEL}/{k}"], dtype=float) for k in ("test_accuracy", "test_loss")
-    }
+    return {k: np.asarray(final[f"{cfg.model}/{k}"], dtype=float) for k in METRICS}
 
 
 def class_history(cfg, results) -> dict:
-    loss, accuracy = results["history"][MODEL]
+    loss, accuracy = results["history"][cfg.model]
     return {"train_loss": np.asarray(loss), "train_accuracy": np.asarray(accuracy)}
 
 

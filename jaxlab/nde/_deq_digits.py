@@ -27,8 +27,9 @@ class DEQDigitsConfig:
     r"""`nde.deq_digits`: classify scikit-learn's 1797 8x8 digits (pixels scaled to [0, 1])
     with a DEQ classifier trained by Adam on minibatches of cross-entropy, gradients by
     the implicit function theorem. The stratified train/test split is fixed by
-    `data_seed`; seeds vary the initialization and the minibatches. Reported numbers are
-    those at the end of training."""
+    `data_seed`, and a stratified `validation_fraction` of the training part is held out
+    for choosing settings (the model trains on the rest); seeds vary the initialization
+    and the minibatches. Reported numbers are those at the end of training."""
 
     hidden: int = 64
     contraction: float = 0.9
@@ -40,6 +41,7 @@ class DEQDigitsConfig:
     learning_rate: float = 3e-3
     steps: int = 1500
     test_fraction: float = 0.25
+    validation_fraction: float = 0.2
     data_seed: int = 0
 
     def __post_init__(self):
@@ -59,7 +61,15 @@ class DEQDigitsConfig:
         require(
             self.solver in DEQ_SOLVERS, "solver", f"one of {', '.join(DEQ_SOLVERS)}", self.solver
         )
-        train = EXAMPLES - test
+        validation = math.ceil(self.validation_fraction * (EXAMPLES - test))
+        require(
+            0 < self.validation_fraction < 1 and CLASSES <= validation <= EXAMPLES - test - CLASSES,
+            "validation_fraction",
+            "a fraction of the training part leaving at least 10 validation and 10 training "
+            "examples",
+            self.validation_fraction,
+        )
+        train = EXAMPLES - test - validation
         require(
             self.batch_size <= train,
             "batch_size",
@@ -73,8 +83,9 @@ class DEQDigitsConfig:
 
 
 @functools.lru_cache(maxsize=4)
-def _digits(test_fraction: float, data_seed: int):
-    """`(x_train, y_train), (x_test, y_test)` as numpy arrays: a stratified split."""
+def _digits(test_fraction: float, validation_fraction: float, data_seed: int):
+    """`(x, y)` of the train, validation and test sets as numpy arrays: a stratified
+    train/test split, then a stratified validation split of the training part."""
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
@@ -90,7 +101,10 @@ def _digits(test_fraction: float, data_seed: int):
         stratify=y,
         random_state=data_seed,
     )
-    return (x_train, y_train), (x_test, y_test)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_train, y_train, test_size=validation_fraction, stratify=y_train, random_state=data_seed
+    )
+    return (x_train, y_train), (x_val, y_val), (x_test, y_test)
 
 
 def _evaluate(model: DEQClassifier, x, y):
@@ -104,21 +118,27 @@ def _loss(model, batch, key):
     return loss, jnp.mean(steps.astype(float))
 
 
+def _split(cfg: DEQDigitsConfig):
+    return _digits(cfg.test_fraction, cfg.validation_fraction, cfg.data_seed)
+
+
 def _test(cfg: DEQDigitsConfig):
-    """Test accuracy, loss and mean solver steps (NaN if a logit is not finite), and the
-    confusion counts."""
+    """Validation and test accuracy and loss, the mean solver steps on the test set (NaN
+    if a logit is not finite), and the test confusion counts."""
 
     def evaluate(model, key):
-        _, (x_test, y_test) = _digits(cfg.test_fraction, cfg.data_seed)
-        logits, loss, steps = _evaluate(model, jnp.asarray(x_test), jnp.asarray(y_test))
-        predicted = jnp.argmax(logits, axis=-1)
-        nan_if_failed = lambda v: jnp.where(jnp.all(jnp.isfinite(logits)), v, jnp.nan)
-        return {
-            "test_accuracy": nan_if_failed(jnp.mean(predicted == y_test)),
-            "test_loss": nan_if_failed(loss),
-            "mean_fixed_point_iterations": nan_if_failed(jnp.mean(steps.astype(float))),
-            "confusion": jnp.zeros((CLASSES, CLASSES), int).at[y_test, predicted].add(1),
-        }
+        _, validation, test = _split(cfg)
+        out = {}
+        for split, (x, y) in (("val", validation), ("test", test)):
+            logits, loss, steps = _evaluate(model, jnp.asarray(x), jnp.asarray(y))
+            predicted = jnp.argmax(logits, axis=-1)
+            ok = jnp.all(jnp.isfinite(logits))
+            out[f"{split}_accuracy"] = jnp.where(ok, jnp.mean(predicted == y), jnp.nan)
+            out[f"{split}_loss"] = jnp.where(ok, loss, jnp.nan)
+        # Of the test set, the last one evaluated.
+        out["mean_fixed_point_iterations"] = jnp.where(ok, jnp.mean(steps.astype(float)), jnp.nan)
+        out["confusion"] = jnp.zeros((CLASSES, CLASSES), int).at[y, predicted].add(1)
+        return out
 
     return evaluate
 
@@ -137,7 +157,7 @@ def models(cfg: DEQDigitsConfig) -> dict[str, ModelSpec]:
 
 
 def data(cfg: DEQDigitsConfig):
-    train, _ = _digits(cfg.test_fraction, cfg.data_seed)
+    train, _, _ = _split(cfg)
     return sampler(jax.tree.map(jnp.asarray, train), cfg.batch_size)
 
 

@@ -1,5 +1,5 @@
-"""`nde.spirals`: a neural CDE tells clockwise from anticlockwise spirals observed at
-irregular times."""
+"""`nde.spirals`: a neural CDE (or a GRU baseline) tells clockwise from anticlockwise
+spirals observed at irregular times."""
 
 import dataclasses
 from pathlib import Path
@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from .._experiment import require
 from ._cde import INTERPOLATIONS
 from ._classify import (
+    MODELS,
     class_history,
     class_metrics,
     classifier_training,
@@ -26,13 +27,18 @@ class SpiralsConfig:
     ($a = 0.3$, $b = 2$, random phase $\phi$; the sign is the class), sampled on a grid of
     `grid` times of which each series keeps a random `1 - drop` fraction (30% dropped by
     default), so every series has its own irregular times. Noise of standard deviation
-    `noise` is added. `train` and `test` series are drawn from `data_seed`; seeds vary the
-    model's initialization and minibatches. The model is a
+    `noise` is added. `train`, `validation` and `test` series are drawn independently
+    from `data_seed` (settings are chosen on the validation series only); seeds vary the
+    model's initialization and minibatches. `model`: `"cde"`, a
     [`NeuralCDE`][jaxlab.nde.NeuralCDE] with `hidden` channels on a Hermite cubic path with
     time as a channel (`interpolation`, `intensity` as in
-    [`control_path`][jaxlab.nde.control_path]), trained with Adam on minibatches."""
+    [`control_path`][jaxlab.nde.control_path]); or `"gru"`, the baseline
+    [`GRUClassifier`][jaxlab.nde.GRUClassifier] with `hidden` channels. Trained with Adam
+    on minibatches."""
 
+    model: str = "cde"
     train: int = 256
+    validation: int = 256
     test: int = 256
     grid: int = 100
     drop: float = 0.3
@@ -53,7 +59,9 @@ class SpiralsConfig:
     classes = 2
 
     def __post_init__(self):
-        for name in ("train", "test", "hidden", "width", "depth", "batch_size", "steps"):
+        require(self.model in MODELS, "model", f"one of {', '.join(MODELS)}", self.model)
+        sizes = ("train", "validation", "test", "hidden", "width", "depth", "batch_size", "steps")
+        for name in sizes:
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
         require(self.grid >= 4, "grid", "an integer >= 4", self.grid)
@@ -77,7 +85,7 @@ class SpiralsConfig:
 
     @classmethod
     def quick(cls) -> "SpiralsConfig":
-        return cls(train=128, test=128, steps=40)
+        return cls(train=128, validation=128, test=128, steps=40)
 
 
 def spirals(cfg: SpiralsConfig, n: int, key):
@@ -99,18 +107,24 @@ def spirals(cfg: SpiralsConfig, n: int, key):
 
 
 def spiral_data(cfg: SpiralsConfig):
-    k_train, k_test = jax.random.split(jax.random.key(cfg.data_seed))
-    return spirals(cfg, cfg.train, k_train), spirals(cfg, cfg.test, k_test)
+    """The `(times, values, labels)` of the train, validation and test series."""
+    # The first two keys are those of the train/test split before validation was added.
+    k_train, k_test, k_validation = jax.random.split(jax.random.key(cfg.data_seed), 3)
+    return (
+        spirals(cfg, cfg.train, k_train),
+        spirals(cfg, cfg.validation, k_validation),
+        spirals(cfg, cfg.test, k_test),
+    )
 
 
 TRAINING = classifier_training(spiral_data)
 
 
 def report_spirals(cfg: SpiralsConfig, results, out_dir: Path | None) -> dict:
-    metrics = class_metrics(results)
+    metrics = class_metrics(cfg, results)
     if out_dir is not None:
-        _, (times, values, labels) = spiral_data(cfg)
-        predicted = np.asarray(predictions(test_logits(results)[0]))
+        _, _, (times, values, labels) = spiral_data(cfg)
+        predicted = np.asarray(predictions(test_logits(cfg, results)[0]))
         fig = Figure(figsize=(10, 4.5))
         for ax, label in zip(fig.subplots(1, 2), (0, 1)):
             for i in np.flatnonzero(np.asarray(labels) == label)[:12]:

@@ -224,3 +224,23 @@ def test_bad_arguments_are_rejected():
         model(adjoint="magic")
     with pytest.raises(ValueError, match="values: series 0 has 2 rows for 3 times"):
         pad_series([np.zeros(3)], [np.zeros((2, 1))])
+
+
+def test_gru_classifier_ignores_padding_and_reads_filled_values():
+    """The GRU baseline: NaN padding changes neither its output nor its gradient (which
+    stays finite), and a missing value reads as its fill-forward."""
+    from jaxlab.nde import GRUClassifier
+
+    gru = GRUClassifier(2, 5, 3, key=jax.random.key(0))
+    padded_t = jnp.concatenate([TIMES, jnp.full(4, NAN)])
+    padded_v = jnp.concatenate([VALUES, jnp.full((4, 2), NAN)])
+    np.testing.assert_allclose(gru(padded_t, padded_v), gru(TIMES, VALUES), rtol=1e-6)
+    np.testing.assert_allclose(gru(TIMES, VALUES), gru(TIMES, fill_forward(VALUES)), rtol=1e-6)
+
+    def loss(model, t, v):
+        return jnp.sum(model(t, v) ** 2)
+
+    grads = [eqx.filter_grad(loss)(gru, *x) for x in ((TIMES, VALUES), (padded_t, padded_v))]
+    for short, padded in zip(*map(jax.tree.leaves, grads)):
+        assert np.all(np.isfinite(padded))
+        np.testing.assert_allclose(padded, short, rtol=1e-5, atol=1e-7)

@@ -202,6 +202,8 @@ def test_bad_input_names_the_argument(make, field):
         ("test_fraction", 1.0),
         ("test_fraction", 0.001),
         ("contraction", 1.5),
+        ("validation_fraction", 0.0),
+        ("validation_fraction", 0.999),
     ],
 )
 def test_config_rejects_bad_values(field, value):
@@ -212,16 +214,25 @@ def test_config_rejects_bad_values(field, value):
 def test_missing_scikit_learn_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ConfigError, match=r'pip install "jaxlab\[data\]"'):
-        _digits.__wrapped__(0.25, 0)
+        _digits.__wrapped__(0.25, 0.2, 0)
 
 
-def test_split_is_stratified_and_fixed_by_the_data_seed():
-    (x_train, y_train), (x_test, y_test) = _digits(0.25, 0)
-    assert x_train.shape[1] == 64 and len(x_train) + len(x_test) == 1797
+def test_split_is_stratified_disjoint_and_fixed_by_the_data_seed():
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = _digits(0.25, 0.2, 0)
+    assert x_train.shape[1] == 64 and len(x_train) + len(x_val) + len(x_test) == 1797
     assert 0 <= x_train.min() and x_train.max() <= 1
     share = np.bincount(y_test, minlength=10) / np.bincount(y_train, minlength=10)
-    np.testing.assert_allclose(share, 1 / 3, atol=0.02)
-    np.testing.assert_array_equal(_digits.__wrapped__(0.25, 0)[1][1], y_test)
+    np.testing.assert_allclose(share, 1 / (0.75 * 0.8 / 0.25), atol=0.02)
+    share = np.bincount(y_val, minlength=10) / np.bincount(y_train, minlength=10)
+    np.testing.assert_allclose(share, 0.25, atol=0.02)
+    np.testing.assert_array_equal(_digits.__wrapped__(0.25, 0.2, 0)[1][1], y_val)
+    # Disjoint: no image is in two sets (the data set has no duplicate images).
+    from sklearn.datasets import load_digits
+
+    x, _ = load_digits(return_X_y=True)
+    assert len(np.unique(x, axis=0)) == len(x)
+    images = [{row.tobytes() for row in part} for part in (x_train, x_val, x_test)]
+    assert sum(map(len, images)) == 1797 == len(set.union(*images))
 
 
 def test_deq_digits_quick_run(tmp_path):
@@ -230,7 +241,10 @@ def test_deq_digits_quick_run(tmp_path):
         EXPERIMENT, DEQDigitsConfig.quick(), seeds=2, out_dir=tmp_path / "run", progress=False
     )
     summary = metrics["summary"]
-    assert set(summary) == {"test_accuracy", "test_loss", "mean_fixed_point_iterations"}
+    assert set(summary) == {
+        "val_accuracy", "val_loss", "test_accuracy", "test_loss", "mean_fixed_point_iterations"
+    }  # fmt: skip
+    assert summary["val_accuracy"]["min"] > 0.9
     assert summary["test_accuracy"]["diverged"] == []
     assert summary["test_accuracy"]["min"] > 0.9
     assert 1 < summary["mean_fixed_point_iterations"]["mean"] < DEQDigitsConfig.quick().max_steps

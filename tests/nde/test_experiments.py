@@ -54,45 +54,88 @@ def test_oscillator_config_rejects_bad_values(field, value):
 def test_spirals_neural_cde_classifies_irregular_series(tmp_path):
     from jaxlab.nde._spirals import EXPERIMENT, SpiralsConfig, spiral_data
 
-    config = SpiralsConfig(train=64, test=64, steps=30, batch_size=16)
-    (times, values, labels), _ = spiral_data(config)
+    config = SpiralsConfig(train=64, validation=64, test=64, steps=30, batch_size=16)
+    train, validation, test = spiral_data(config)
+    times, values, labels = train
     assert times.shape == (64, 70) and values.shape == (64, 70, 2)
+    assert validation[1].shape == (64, 70, 2)
     assert len({tuple(np.asarray(t)) for t in times}) == 64  # each series its own times
+    # The three sets are drawn from different keys: no series is in two of them.
+    series = [{np.asarray(v).tobytes() for v in split[1]} for split in (train, validation, test)]
+    assert len(set.union(*series)) == 3 * 64
     metrics, out_dir = jaxlab.run_experiment(
         EXPERIMENT, config, seeds=2, out_dir=tmp_path / "run", progress=False
     )
     summary = metrics["summary"]
     assert summary["test_accuracy"]["diverged"] == []
     assert summary["test_accuracy"]["min"] >= 0.9
+    assert summary["val_accuracy"]["min"] >= 0.9
     history = np.load(out_dir / "history.npz")
     assert history["train_loss"].shape == (2, 30)
     assert (out_dir / "figures" / "spirals.png").is_file()
 
 
-def test_vowels_neural_cde_on_the_real_data(tmp_path):
-    from jaxlab.nde._vowels import EXPERIMENT, VowelsConfig, vowel_data
+def test_vowels_validation_split_is_stratified_and_disjoint():
+    from jaxlab.nde._vowels import VowelsConfig, _split, vowel_data
 
-    config = VowelsConfig(hidden=16, width=32, depth=1, steps=40)
-    (times, values, labels), (test_times, _, test_labels) = vowel_data(config)
-    assert values.shape[0] == 270 and test_times.shape[0] == 370
-    assert values.shape[-1] == 12 and set(np.asarray(labels)) == set(range(9))
+    config = VowelsConfig()
+    train, validation, (test_times, _, _) = vowel_data(config)
+    assert train[1].shape[0] == 216 and validation[1].shape[0] == 54
+    assert test_times.shape[0] == 370
+    assert train[1].shape[-1] == 12
+    np.testing.assert_array_equal(np.bincount(validation[2]), [6] * 9)  # stratified
+    np.testing.assert_array_equal(np.bincount(train[2]), [24] * 9)
+    indices = _split(config)
+    assert len(np.union1d(*indices)) == 270 and len(np.intersect1d(*indices)) == 0
+    assert not np.array_equal(_split(VowelsConfig(data_seed=1))[1], indices[1])
     lengths = np.isfinite(np.asarray(test_times)).sum(1)
     assert lengths.min() == 7 and lengths.max() == 29  # variable lengths, NaN-padded
+
+
+@pytest.mark.parametrize("model, chance_multiple", [("cde", 5), ("gru", 4)])
+def test_vowels_cde_and_gru_baseline_on_the_real_data(tmp_path, model, chance_multiple):
+    """Both classifiers learn the 9 speakers well above chance (1/9) at a small size;
+    measured (1 seed): test accuracy 0.89 (CDE, 40 steps), 0.82 (GRU, 60 steps)."""
+    from jaxlab.nde._vowels import EXPERIMENT, VowelsConfig
+
+    config = VowelsConfig(model=model, steps=40 if model == "cde" else 60)
     metrics, out_dir = jaxlab.run_experiment(
         EXPERIMENT, config, seeds=1, out_dir=tmp_path / "run", progress=False
     )
-    assert metrics["summary"]["test_accuracy"]["mean"] > 0.6  # chance is 1/9
+    summary = metrics["summary"]
+    for split in ("val", "test"):
+        assert summary[f"{split}_accuracy"]["mean"] > chance_multiple / 9
     assert (out_dir / "figures" / "confusion.png").is_file()
 
 
 @pytest.mark.parametrize(
-    "field, value", [("drop", 1.0), ("interpolation", "cubic"), ("batch_size", 1000), ("rtol", 0.0)]
+    "field, value",
+    [
+        ("drop", 1.0),
+        ("interpolation", "cubic"),
+        ("batch_size", 1000),
+        ("rtol", 0.0),
+        ("model", "lstm"),
+        ("validation", 0),
+    ],
 )
 def test_spirals_config_rejects_bad_values(field, value):
     from jaxlab.nde._spirals import SpiralsConfig
 
-    with pytest.raises(ConfigError, match=field):
+    with pytest.raises(ConfigError, match=f"^{field}:"):
         SpiralsConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("model", "lstm"), ("validation_fraction", 0.0), ("validation_fraction", 0.6),
+     ("batch_size", 217)],
+)  # fmt: skip
+def test_vowels_config_rejects_bad_values(field, value):
+    from jaxlab.nde._vowels import VowelsConfig
+
+    with pytest.raises(ConfigError, match=f"^{field}:"):
+        VowelsConfig(**{field: value})
 
 
 def test_vowels_without_aeon_says_how_to_install(monkeypatch):
