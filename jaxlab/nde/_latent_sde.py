@@ -82,10 +82,10 @@ class LatentSDE(eqx.Module):
       $c_t = (W_c e_{i+1}, \tau, \delta, \delta / (\tau + \Delta))$, where $\hat x$ is the
       next observed value (at a time $\ge t_{i+1}$), $\tau$ the time left to it,
       $\delta = \hat x - D z_t$ the gap to it and $\Delta$ the solver step. Li et al. give
-      the GRU context alone; the extra features let the drift steer $z$ towards the next
-      observation like a Brownian bridge (whose drift is $\delta / \tau$) within a few
-      hundred steps. Without them the posterior cannot follow the data, and the ELBO
-      is maximised with too small a diffusion.
+      the GRU context alone (`posterior_inputs="context"`: $c_t = W_c e_{i+1}$); the
+      extra features (`posterior_inputs="bridge"`, the default) let the drift steer $z$ towards the
+      next observation like a Brownian bridge (whose drift is $\delta / \tau$) within a
+      few hundred steps.
     - $q(z_0 \mid x) = \mathcal N(\mu, \mathrm{diag}\,s^2)$ from $e_0$; the prior
       $p(z_0) = \mathcal N(m, \mathrm{diag}\,r^2)$ is learned.
     - Prior drift $f_\theta(t, z)$, posterior drift $h_\phi(t, z, c)$ and a shared diagonal
@@ -107,6 +107,8 @@ class LatentSDE(eqx.Module):
     - `substeps`: solver steps per interval of `ts` (the step, $\Delta t_i$ / `substeps`,
       follows from the array `ts`: new times do not recompile).
     - `tol`: the Brownian tree's tolerance, a setting (default: half the smallest step).
+    - `posterior_inputs`: `"bridge"` (the context above) or `"context"` (the GRU context
+      alone, as Li et al.).
     """
 
     prior_drift: Callable
@@ -121,6 +123,7 @@ class LatentSDE(eqx.Module):
     solver: diffrax.AbstractSolver
     tol: Setting | None
     substeps: int = eqx.field(static=True)
+    posterior_inputs: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -135,8 +138,12 @@ class LatentSDE(eqx.Module):
         solver: str | diffrax.AbstractSolver = "euler",
         substeps: int = 1,
         tol: ArrayLike | None = None,
+        posterior_inputs: str = "bridge",
         key: PRNGKeyArray,
     ):
+        if posterior_inputs not in ("bridge", "context"):
+            raise ValueError(f"posterior_inputs: one of bridge, context, got {posterior_inputs!r}")
+        self.posterior_inputs = posterior_inputs
         self.obs_std = positive("obs_std", obs_std)
         keys = jax.random.split(key, 7)
         softplus = jax.nn.softplus
@@ -144,7 +151,7 @@ class LatentSDE(eqx.Module):
             latent_size, latent_size, width, depth, activation=softplus, key=keys[0]
         )
         self.posterior_drift = _Field(
-            latent_size + context_size + 3 * data_size,
+            latent_size + context_size + (3 * data_size if posterior_inputs == "bridge" else 0),
             latent_size,
             width,
             depth,
@@ -188,10 +195,14 @@ class LatentSDE(eqx.Module):
         kl0 = _gaussian_kl(mean, log_std, *self.prior_initial)
 
         def drift(t, y, args):
-            z, (context, x_next, t_next, seen, step) = y[:-1], args
-            tau = (t_next - t).astype(z.dtype)
-            gap = jnp.where(seen, x_next - self.decoder(z), 0)
-            h = self.posterior_drift(t, z, context, tau, gap, gap / (tau + step))
+            z, (context, *bridge) = y[:-1], args
+            if bridge:
+                x_next, t_next, seen, step = bridge
+                tau = (t_next - t).astype(z.dtype)
+                gap = jnp.where(seen, x_next - self.decoder(z), 0)
+                h = self.posterior_drift(t, z, context, tau, gap, gap / (tau + step))
+            else:
+                h = self.posterior_drift(t, z, context)
             u = (h - self.prior_drift(t, z)) / self.diffusion(t, z)
             return jnp.concatenate([h, 0.5 * jnp.sum(u**2, keepdims=True)])
 
@@ -200,9 +211,11 @@ class LatentSDE(eqx.Module):
             return jnp.concatenate([jnp.diag(g), jnp.zeros((1, g.size), g.dtype)])
 
         y0 = jnp.concatenate([z0, jnp.zeros(1, z0.dtype)])
-        x_next, t_next, seen = (a[1:] for a in _next_observed(ts, ys))
-        step = (jnp.diff(ts) / self.substeps)[:, None].astype(ys.dtype)
-        args = (jax.vmap(self.context)(states[1:]), x_next, t_next, seen, step)
+        args = (jax.vmap(self.context)(states[1:]),)
+        if self.posterior_inputs == "bridge":
+            x_next, t_next, seen = (a[1:] for a in _next_observed(ts, ys))
+            step = (jnp.diff(ts) / self.substeps)[:, None].astype(ys.dtype)
+            args = (*args, x_next, t_next, seen, step)
         out = sde_solve(
             drift, diffusion, self.latent_size, self.solver, ts, y0, kw, self.tol,
             self.substeps, args,

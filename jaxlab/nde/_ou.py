@@ -5,6 +5,7 @@ generate against the exact ones."""
 import dataclasses
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,7 +21,11 @@ from ._sde_solve import SDE_SOLVERS
 
 
 MODELS = ("latent_sde", "sde_gan")
-_POSITIVE = ("theta", "sigma", "t1", "obs_std", "learning_rate", "generator_lr", "discriminator_lr")
+POSTERIORS = {"bridge": "latent_sde", "context": "latent_sde_context"}  # -> model name
+_POSITIVE = (
+    "theta", "sigma", "t1", "obs_std", "learning_rate", "generator_lr", "discriminator_lr",
+    "initial_lr_factor",
+)  # fmt: skip
 _COUNTS = (
     "paths", "batch_size", "steps", "substeps", "gan_substeps", "latent_size", "context_size",
     "hidden_size", "width", "depth", "gan_hidden_size", "gan_noise_size",
@@ -30,24 +35,34 @@ _COUNTS = (
 
 @dataclasses.dataclass(frozen=True)
 class OUConfig:
-    r"""`nde.ou`: learn $\mathrm{d}Y = (\mu t - \theta Y)\,\mathrm{d}t + \sigma\,\mathrm{d}W$,
+    r"""`nde.ou`: learn $\mathrm{d}Y = (\mu t - \theta Y)\,\mathrm{d}t + g(t)\,\mathrm{d}W$,
     $Y_0 \sim U(-1, 1)$, on $[0, t_1]$ from `paths` sample paths observed at `times` equally
-    spaced times, each point dropped (NaN) with probability `drop`.
+    spaced times, each point dropped (NaN) with probability `drop`. `diffusion`:
+    `"constant"`, $g = \sigma$ (the default), or `"linear"`, $g(t) = 2\sigma t / t_1$ (the
+    process of diffrax's SDE-GAN example).
 
-    The defaults are diffrax's SDE-GAN example ($\mu = 0.02$, $\theta = 0.1$,
-    $\sigma = 0.4$ on $[0, 63]$) with time divided by 10 ($\mu \to 100\mu$,
-    $\theta \to 10\theta$, $\sigma \to \sqrt{10}\,\sigma$: the same law of paths), observed
-    at 32 instead of 64 times to halve the cost. The data are simulated exactly (Gaussian
-    transitions) from `data_seed`; seeds vary the models' initialization and training noise.
+    The parameters are diffrax's example ($\mu = 0.02$, $\theta = 0.1$, $\sigma = 0.4$ on
+    $[0, 63]$) with time divided by 10 ($\mu \to 100\mu$, $\theta \to 10\theta$,
+    $\sigma \to \sqrt{10}\,\sigma$, $t_1 \to t_1/10$, which maps either law of paths to
+    itself on the new clock), observed at 32 instead of 64 times to halve the cost: so
+    `diffusion="linear"` is diffrax's law of paths, and the default is not. The data are
+    simulated exactly (Gaussian transitions) from `data_seed`; seeds vary the models'
+    initialization and training noise.
 
     Both models see the data standardized by one shift and scale (the mean and standard
     deviation over all observed points; mapped back for the metrics), and take `substeps`
     (latent SDE) or `gan_substeps` (SDE-GAN) solver steps per observation interval.
-    `obs_std` is the latent SDE's observation noise, in standardized units; its posterior
-    drift also sees the next observed value and the time to it (see
+    `obs_std` is the latent SDE's observation noise, in standardized units. `posterior`:
+    `"bridge"` (default), the posterior drift also sees the next observed value, the time
+    to it and the gap to the decoded state; `"context"`, the GRU context alone (as Li et
+    al.), trained under the name `latent_sde_context` (see
     [`LatentSDE`][jaxlab.nde.LatentSDE]). The SDE-GAN's generator maps
-    `gan_initial_noise_size` standard normals to its initial state, and its critic's
-    weights are clipped to $\pm$`clip` (none: $\pm 1/\text{out\_features}$ per layer).
+    `gan_initial_noise_size` standard normals to its initial state and is differentiated
+    by `gan_adjoint` (`"reversible"` or `"backprop"`). Its critic scores a path at $t_0$
+    and $t_1$, sees each generated path with the missing points of the real path it is
+    paired with, and has its weights clipped to $\pm$`clip` (none:
+    $\pm 1/\text{out\_features}$ per layer). The `initial` networks of both learn
+    `initial_lr_factor` times faster.
 
     `model`: `"latent_sde"` (default: it reaches the target), `"sde_gan"` or `"both"`.
     Metrics, per model: with $m(t)$, $s(t)$ the exact marginal mean and standard deviation
@@ -62,6 +77,7 @@ class OUConfig:
     mu: float = 2.0
     theta: float = 1.0
     sigma: float = 1.2649110640673518  # 0.4 * sqrt(10)
+    diffusion: str = "constant"
     t1: float = 6.3
     times: int = 32
     drop: float = 0.3
@@ -78,6 +94,7 @@ class OUConfig:
     width: int = 32
     depth: int = 1
     obs_std: float = 0.1
+    posterior: str = "bridge"
     learning_rate: float = 1e-2
     # SDE-GAN
     gan_solver: str = "reversible_heun"
@@ -87,9 +104,11 @@ class OUConfig:
     gan_width: int = 32
     gan_depth: int = 1
     gan_substeps: int = 1
+    gan_adjoint: str = "reversible"
     generator_lr: float = 1e-3
     discriminator_lr: float = 2e-3
-    clip: float | None = 0.1
+    initial_lr_factor: float = 10.0
+    clip: float | None = 1.0
     data_seed: int = 0
 
     def __post_init__(self):
@@ -97,9 +116,22 @@ class OUConfig:
             self.model in (*MODELS, "both"), "model", "one of latent_sde, sde_gan, both",
             self.model,
         )  # fmt: skip
+        require(
+            self.diffusion in ("constant", "linear"), "diffusion", "one of constant, linear",
+            self.diffusion,
+        )  # fmt: skip
+        require(self.posterior in POSTERIORS, "posterior", "one of bridge, context", self.posterior)
         for name in ("solver", "gan_solver"):
             value = getattr(self, name)
             require(value in SDE_SOLVERS, name, f"one of {', '.join(SDE_SOLVERS)}", value)
+        require(
+            self.gan_adjoint in ("backprop", "reversible"), "gan_adjoint",
+            "one of backprop, reversible", self.gan_adjoint,
+        )  # fmt: skip
+        require(
+            self.gan_adjoint == "backprop" or self.gan_solver == "reversible_heun",
+            "gan_adjoint", "backprop unless gan_solver=reversible_heun", self.gan_adjoint,
+        )  # fmt: skip
         for name in _POSITIVE:
             require(getattr(self, name) > 0, name, "a positive number", getattr(self, name))
         require(0 <= self.drop < 1, "drop", "a number in [0, 1)", self.drop)
@@ -121,41 +153,56 @@ class OUConfig:
 
     @property
     def models(self) -> tuple[str, ...]:
-        return MODELS if self.model == "both" else (self.model,)
+        """The trained models' names: the latent SDE's is `latent_sde_context` with
+        `posterior="context"`."""
+        names = MODELS if self.model == "both" else (self.model,)
+        return tuple(POSTERIORS[self.posterior] if n == "latent_sde" else n for n in names)
+
+
+def _drift_mean(cfg: OUConfig, t):
+    r"""$M(t) = \mu t/\theta - \mu/\theta^2$, the solution of $m' = \mu t - \theta m$
+    that every mean approaches."""
+    return cfg.mu * t / cfg.theta - cfg.mu / cfg.theta**2
+
+
+def _variance_term(cfg: OUConfig, t):
+    r"""$Q(t)$ with $\int_s^t e^{-2\theta(t-u)} g(u)^2\,\mathrm{d}u = Q(t) -
+    e^{-2\theta(t-s)} Q(s)$, the variance of $Y_t$ given $Y_s$: $Q = \sigma^2 / (2\theta)$
+    for $g = \sigma$; $Q(t) = c^2 (t^2/a - 2t/a^2 + 2/a^3)$ for $g(t) = c\,t$, with
+    $a = 2\theta$ and $c = 2\sigma/t_1$ (integrate $u^2 e^{au}$ by parts twice)."""
+    a = 2 * cfg.theta
+    if cfg.diffusion == "constant":
+        return jnp.full_like(t, cfg.sigma**2 / a)
+    c = 2 * cfg.sigma / cfg.t1
+    return c**2 * (t**2 / a - 2 * t / a**2 + 2 / a**3)
 
 
 def exact_moments(cfg: OUConfig, ts):
     r"""Exact marginal mean and standard deviation of the OU process at `ts`. From
-    $m' = \mu t - \theta m$ and $v' = -2\theta v + \sigma^2$ with $m(0) = 0$,
-    $v(0) = 1/3$ ($Y_0 \sim U(-1, 1)$):
-    $m(t) = M(t) - M(0) e^{-\theta t}$ with $M(t) = \mu t/\theta - \mu/\theta^2$, and
-    $v(t) = v(0) e^{-2\theta t} + \sigma^2 (1 - e^{-2\theta t}) / (2\theta)$."""
-    mu, theta, sigma = cfg.mu, cfg.theta, cfg.sigma
-    decay = jnp.exp(-theta * ts)
-    mean = mu * ts / theta - mu / theta**2 + mu / theta**2 * decay
-    var = decay**2 / 3 + sigma**2 * (1 - decay**2) / (2 * theta)
+    $m' = \mu t - \theta m$ and $v' = -2\theta v + g(t)^2$ with $m(0) = 0$,
+    $v(0) = 1/3$ ($Y_0 \sim U(-1, 1)$): $m(t) = M(t) - M(0) e^{-\theta t}$ and
+    $v(t) = v(0) e^{-2\theta t} + Q(t) - e^{-2\theta t} Q(0)$, with $M$ (`_drift_mean`)
+    and $Q$ (`_variance_term`)."""
+    decay = jnp.exp(-cfg.theta * ts)
+    mean = _drift_mean(cfg, ts) - _drift_mean(cfg, 0.0) * decay
+    var = decay**2 / 3 + _variance_term(cfg, ts) - decay**2 * _variance_term(cfg, 0 * ts)
     return mean, jnp.sqrt(var)
 
 
 def sample_paths(cfg: OUConfig, ts, key, n: int):
     r"""`n` exact OU paths at `ts`, shape `(n, times, 1)`: given $Y_s$,
     $Y_t \sim \mathcal N(M(t) + (Y_s - M(s)) e^{-\theta (t-s)},\,
-    \sigma^2 (1 - e^{-2\theta(t-s)}) / (2\theta))$."""
-    mu, theta, sigma = cfg.mu, cfg.theta, cfg.sigma
-
-    def drift_mean(t):
-        return mu * t / theta - mu / theta**2
-
+    Q(t) - e^{-2\theta(t-s)} Q(s))$."""
     k0, kw = jax.random.split(key)
     y0 = jax.random.uniform(k0, (n,), minval=-1.0, maxval=1.0)
-    dts = jnp.diff(ts)
-    decay = jnp.exp(-theta * dts)
-    std = sigma * jnp.sqrt((1 - decay**2) / (2 * theta))
+    decay = jnp.exp(-cfg.theta * jnp.diff(ts))
+    q = _variance_term(cfg, ts)
+    std = jnp.sqrt(q[1:] - decay**2 * q[:-1])
     noise = jax.random.normal(kw, (ts.shape[0] - 1, n))
 
     def step(y, x):
         s, t, a, b, z = x
-        y = drift_mean(t) + (y - drift_mean(s)) * a + b * z
+        y = _drift_mean(cfg, t) + (y - _drift_mean(cfg, s)) * a + b * z
         return y, y
 
     _, ys = jax.lax.scan(step, y0, (ts[:-1], ts[1:], decay, std, noise))
@@ -181,7 +228,7 @@ def _latent_sde(cfg: OUConfig):
         return LatentSDE(
             data_size=1, latent_size=cfg.latent_size, context_size=cfg.context_size,
             hidden_size=cfg.hidden_size, width=cfg.width, depth=cfg.depth, obs_std=cfg.obs_std,
-            solver=cfg.solver, substeps=cfg.substeps, key=key,
+            solver=cfg.solver, substeps=cfg.substeps, posterior_inputs=cfg.posterior, key=key,
         )  # fmt: skip
 
     return init
@@ -193,7 +240,8 @@ def _sde_gan(cfg: OUConfig):
         generator = SDEGenerator(
             data_size=1, hidden_size=cfg.gan_hidden_size, noise_size=cfg.gan_noise_size,
             initial_noise_size=cfg.gan_initial_noise_size, width=cfg.gan_width,
-            depth=cfg.gan_depth, solver=cfg.gan_solver, substeps=cfg.gan_substeps, key=k_gen,
+            depth=cfg.gan_depth, solver=cfg.gan_solver, substeps=cfg.gan_substeps,
+            adjoint=cfg.gan_adjoint, key=k_gen,
         )  # fmt: skip
         discriminator = CDEDiscriminator(
             data_size=1, hidden_size=cfg.gan_hidden_size, width=cfg.gan_width,
@@ -214,29 +262,53 @@ def _projected(project):
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
+def _gan_labels(params):
+    """`"g"`/`"d"` for the generator's/critic's parameters, `"g0"`/`"d0"` for those of
+    their `initial` networks."""
+
+    def label(module, name):
+        labels = jax.tree.map(lambda _: name, module)
+        return eqx.tree_at(
+            lambda m: m.initial, labels, jax.tree.map(lambda _: name + "0", module.initial)
+        )
+
+    return label(params[0], "g"), label(params[1], "d")
+
+
 def _optimizers(cfg: OUConfig):
     """Adam for the latent SDE. For the SDE-GAN, simultaneous steps: RMSprop descent for
-    the generator, RMSprop ascent for the critic, whose weights are then clipped. Every
-    learning rate decays to zero on a cosine schedule."""
+    the generator, RMSprop ascent for the critic, whose weights are then clipped; the
+    `initial` networks (of the generator's initial state, and of the critic's score at
+    $t_0$) step `initial_lr_factor` times faster. Every learning rate decays to zero on a
+    cosine schedule."""
 
     def decayed(rate):
         return optax.cosine_decay_schedule(rate, cfg.steps)
 
+    def descent(rate):
+        return optax.rmsprop(decayed(rate))
+
+    def ascent(rate):
+        return optax.chain(optax.scale(-1.0), optax.rmsprop(decayed(rate)))
+
+    fast = cfg.initial_lr_factor
     latent = optax.adam(decayed(cfg.learning_rate))
     gan = optax.chain(
         optax.multi_transform(
             {
-                "g": optax.rmsprop(decayed(cfg.generator_lr)),
-                "d": optax.chain(optax.scale(-1.0), optax.rmsprop(decayed(cfg.discriminator_lr))),
+                "g": descent(cfg.generator_lr),
+                "g0": descent(fast * cfg.generator_lr),
+                "d": ascent(cfg.discriminator_lr),
+                "d0": ascent(fast * cfg.discriminator_lr),
             },
-            ("g", "d"),
+            _gan_labels,
         ),
         _projected(lambda p: (p[0], clip_weights(p[1], cfg.clip))),
     )
-    return {"latent_sde": latent, "sde_gan": gan}
+    return {POSTERIORS[cfg.posterior]: latent, "sde_gan": gan}
 
 
-def _losses(ts):
+def _losses(cfg: OUConfig, ts):
     def latent_sde(model, batch, key):
         keys = jax.random.split(key, batch.shape[0])
         loss, (loglik, kl) = jax.vmap(lambda y, k: model.loss(ts, y, k))(batch, keys)
@@ -246,18 +318,19 @@ def _losses(ts):
     def sde_gan(model, batch, key):
         generator, discriminator = model
         fake = jax.vmap(lambda k: generator(ts, k))(jax.random.split(key, batch.shape[0]))
+        fake = jnp.where(jnp.isnan(batch), jnp.nan, fake)  # real path i's missing points
         scores = jax.vmap(lambda y: discriminator(ts, y))(jnp.concatenate([batch, fake]))
         real_score, fake_score = jnp.split(scores, 2)
         return jnp.mean(real_score) - jnp.mean(fake_score), {}
 
-    return {"latent_sde": latent_sde, "sde_gan": sde_gan}
+    return {POSTERIORS[cfg.posterior]: latent_sde, "sde_gan": sde_gan}
 
 
 def _generate(name, model, ts, key, n, noise=True):
     """`n` paths of a trained model, standardized units: the latent SDE's generative
     model (with its observation noise, or its decoded prior without), or the generator."""
     keys = jax.random.split(key, n)
-    if name == "latent_sde":
+    if name != "sde_gan":
         paths = jax.vmap(lambda k: model.sample(ts, k, noise=noise))(keys)
     else:
         paths = jax.vmap(lambda k: model[0](ts, k))(keys)
@@ -291,8 +364,8 @@ def _evaluate(cfg: OUConfig, name: str):
 
 def models(cfg: OUConfig) -> dict[str, ModelSpec]:
     ts = _times(cfg)
-    inits = {"latent_sde": _latent_sde(cfg), "sde_gan": _sde_gan(cfg)}
-    optimizers, losses = _optimizers(cfg), _losses(ts)
+    inits = {POSTERIORS[cfg.posterior]: _latent_sde(cfg), "sde_gan": _sde_gan(cfg)}
+    optimizers, losses = _optimizers(cfg), _losses(cfg, ts)
     return {
         name: ModelSpec(inits[name], losses[name], optimizers[name], _evaluate(cfg, name))
         for name in cfg.models

@@ -3,19 +3,21 @@ r"""The SDE-GAN (Kidger et al., *Neural SDEs as infinite-dimensional GANs*, 2021
 [`SDEGenerator`][jaxlab.nde.SDEGenerator] against a
 [`CDEDiscriminator`][jaxlab.nde.CDEDiscriminator] in a Wasserstein GAN, whose critic is kept
 Lipschitz by [`LipSwish`][jaxlab.nde.LipSwish] activations and
-[`clip_weights`][jaxlab.nde.clip_weights] instead of a gradient penalty. Both are solved by
-the fixed-grid integrator of `_sde_solve`.
+[`clip_weights`][jaxlab.nde.clip_weights] instead of a gradient penalty. Both are solved on
+the fixed grid of `_sde_solve`; the generator's reversible Heun solve may be differentiated
+by the exact reversible adjoint of `_reversible`.
 """
 
 import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._train import Setting
 from ._ode import SOLVERS
-from ._sde_solve import SDE_SOLVERS, _Field, grid_settings, integrate, sde_solve
+from ._reversible import reversible_heun
+from ._sde_solve import SDE_SOLVERS, _Field, brownian_tree, grid_settings, integrate, sde_solve
 from ._settings import count
 
 
@@ -41,6 +43,10 @@ class SDEGenerator(eqx.Module):
     Heun, a Stratonovich solver), `substeps` and `tol` (a setting) as in
     [`LatentSDE`][jaxlab.nde.LatentSDE].
     The Milstein solvers need commutative noise, which a general $\sigma_\theta$ lacks.
+    `adjoint`: `"backprop"` (store every step) or `"reversible"` (the exact reversible
+    adjoint of [`reversible_heun`][jaxlab.nde.reversible_heun], memory independent of
+    the step count; needs `solver="reversible_heun"`). Both give the same gradients up
+    to round-off.
     """
 
     initial: eqx.nn.MLP
@@ -51,6 +57,7 @@ class SDEGenerator(eqx.Module):
     solver: diffrax.AbstractSolver
     tol: Setting | None
     substeps: int = eqx.field(static=True)
+    adjoint: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -64,6 +71,7 @@ class SDEGenerator(eqx.Module):
         solver: str | diffrax.AbstractSolver = "reversible_heun",
         substeps: int = 1,
         tol: ArrayLike | None = None,
+        adjoint: str = "backprop",
         key: PRNGKeyArray,
     ):
         k_init, k_drift, k_diff, k_read = jax.random.split(key, 4)
@@ -82,16 +90,34 @@ class SDEGenerator(eqx.Module):
         self.readout = eqx.nn.Linear(hidden_size, data_size, key=k_read)
         self.noise_size = count("noise_size", noise_size)
         self.solver, self.tol, self.substeps = grid_settings(solver, SDE_SOLVERS, tol, substeps)
+        if adjoint not in ("backprop", "reversible"):
+            raise ValueError(f"adjoint: one of backprop, reversible, got {adjoint!r}")
+        if adjoint == "reversible" and not isinstance(self.solver, diffrax.ReversibleHeun):
+            raise ValueError(f"adjoint: 'reversible' needs solver=reversible_heun, got {solver!r}")
+        self.adjoint = adjoint
 
     def __call__(self, ts: Float[Array, " times"], key: PRNGKeyArray) -> Float[Array, "times data"]:
         """One generated path at `ts`."""
         k0, kw = jax.random.split(key)
         v = jax.random.normal(k0, (self.initial.in_size,), ts.dtype)
-        zs = sde_solve(
-            lambda t, z, args: self.drift(t, z),
-            lambda t, z, args: self.diffusion(t, z).reshape(z.size, self.noise_size),
-            self.noise_size, self.solver, ts, self.initial(v), kw, self.tol, self.substeps,
-        )  # fmt: skip
+
+        def drift(t, z, args):
+            return self.drift(t, z)
+
+        def diffusion(t, z, args):
+            return self.diffusion(t, z).reshape(z.size, self.noise_size)
+
+        if self.adjoint == "reversible":
+            brownian = brownian_tree(ts, self.noise_size, kw, self.tol, self.substeps)
+            zs = reversible_heun(
+                drift, self.initial(v), jax.lax.stop_gradient(ts), diffusion=diffusion,
+                brownian=brownian, substeps=self.substeps,
+            )  # fmt: skip
+        else:
+            zs = sde_solve(
+                drift, diffusion, self.noise_size, self.solver, ts, self.initial(v), kw,
+                self.tol, self.substeps,
+            )  # fmt: skip
         return jax.vmap(self.readout)(zs)
 
 
@@ -99,8 +125,10 @@ class CDEDiscriminator(eqx.Module):
     r"""A neural CDE critic (Kidger et al. 2021): with $X_t$ the linear interpolation of
     $(t_i, y_{t_i})$ (missing values, NaN, interpolated over),
     $H_0 = \xi_\phi(X_{t_0})$,
-    $\mathrm{d}H = f_\phi(t, H)\,\mathrm{d}t + g_\phi(t, H)\,\mathrm{d}X_t$, and the score
-    $m_\phi \cdot H_{t_1}$. The vector fields are MLPs with
+    $\mathrm{d}H = f_\phi(t, H)\,\mathrm{d}t + g_\phi(t, H)\,\mathrm{d}X_t$, and the scores
+    $(m_\phi \cdot H_{t_0}, m_\phi \cdot H_{t_1})$: the first has seen only the initial
+    point, which supervises the initial distribution; the second the whole path (as
+    diffrax's SDE-GAN example). The vector fields are MLPs with
     [`LipSwish`][jaxlab.nde.LipSwish] activations and a tanh final layer; keeping their
     weights bounded ([`clip_weights`][jaxlab.nde.clip_weights]) keeps the critic Lipschitz.
 
@@ -144,8 +172,10 @@ class CDEDiscriminator(eqx.Module):
         self.readout = eqx.nn.Linear(hidden_size, "scalar", key=k_read)
         self.solver, _, self.substeps = grid_settings(solver, SOLVERS, None, substeps)
 
-    def __call__(self, ts: Float[Array, " times"], ys: Float[Array, "times data"]) -> Scalar:
-        """The critic's score of one path."""
+    def __call__(
+        self, ts: Float[Array, " times"], ys: Float[Array, "times data"]
+    ) -> Float[Array, "2"]:
+        """The critic's scores of one path, at `ts[0]` and `ts[-1]`."""
         first = ys[jnp.argmax(~jnp.isnan(ys), axis=0), jnp.arange(ys.shape[1])]
         ys = diffrax.linear_interpolation(
             ts, ys, fill_forward_nans_at_end=True, replace_nans_at_start=first
@@ -160,7 +190,7 @@ class CDEDiscriminator(eqx.Module):
             ),
         )
         hs = integrate(terms, self.solver, ts, self.initial(xs[0]), self.substeps)
-        return self.readout(hs[-1])
+        return jnp.stack([self.readout(hs[0]), self.readout(hs[-1])])
 
 
 def clip_weights(discriminator: CDEDiscriminator, c: float | None = None) -> CDEDiscriminator:

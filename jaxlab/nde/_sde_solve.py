@@ -6,7 +6,8 @@ solvers stepped through its manual-stepping API in a `lax.scan`. $W$ is a
 `diffrax.VirtualBrownianTree` (deterministic given its key, and safe to backpropagate
 through) to a tolerance `tol`, a [`Setting`][jaxlab.Setting]. The step sizes follow from
 the array `ts` and the tolerance is an array, so new values of either do not recompile.
-Reverse-mode differentiation stores every step (no recomputation: the paths are short).
+Reverse-mode differentiation stores every step (no recomputation: the paths are short);
+the SDE-GAN's generator may use the reversible adjoint of `_reversible` instead.
 """
 
 import diffrax
@@ -88,21 +89,26 @@ def integrate(terms, solver, ts, y0, substeps: int, args=None) -> PyTree:
     return jnp.concatenate([y0[None], ys[substeps - 1 :: substeps]])
 
 
-def sde_solve(
-    drift, diffusion, noise_size: int, solver, ts, y0, key, tol: Setting | None,
-    substeps: int, args=None,
-) -> Array:  # fmt: skip
-    r"""$\mathrm{d}y = \text{drift}\,\mathrm{d}t + \text{diffusion}\,\mathrm{d}W$ with $W$
-    a virtual Brownian tree of shape `(noise_size,)` on `[ts[0], ts[-1]]`, to tolerance
-    `tol` (None: half the smallest step), on the grid of `integrate`."""
+def brownian_tree(ts, noise_size: int, key, tol: Setting | None, substeps: int):
+    """A virtual Brownian tree of shape `(noise_size,)` on `[ts[0], ts[-1]]`, to tolerance
+    `tol` (None: half the smallest step of the grid of `integrate`)."""
     ts = jax.lax.stop_gradient(ts)
     tol = jnp.min(jnp.diff(ts)) / (2 * substeps) if tol is None else read(tol)
-    brownian = diffrax.VirtualBrownianTree(
+    return diffrax.VirtualBrownianTree(
         ts[0],
         ts[-1],
         tol=tol.astype(ts.dtype),
         shape=jax.ShapeDtypeStruct((noise_size,), ts.dtype),
         key=key,
     )
+
+
+def sde_solve(
+    drift, diffusion, noise_size: int, solver, ts, y0, key, tol: Setting | None,
+    substeps: int, args=None,
+) -> Array:  # fmt: skip
+    r"""$\mathrm{d}y = \text{drift}\,\mathrm{d}t + \text{diffusion}\,\mathrm{d}W$ with $W$
+    `brownian_tree(ts, noise_size, key, tol, substeps)`, on the grid of `integrate`."""
+    brownian = brownian_tree(ts, noise_size, key, tol, substeps)
     terms = diffrax.MultiTerm(diffrax.ODETerm(drift), diffrax.ControlTerm(diffusion, brownian))
-    return integrate(terms, solver, ts, y0, substeps, args)
+    return integrate(terms, solver, jax.lax.stop_gradient(ts), y0, substeps, args)
