@@ -339,9 +339,9 @@ def loss(
 
     $L_r = \mathrm{MSE}(\mathcal{R})$; with `causal_tol` $> 0$ (a problem with a time
     axis) it is the causally weighted $L_r = \frac1M \sum_i w_i L_i$ over $M$ =
-    `causal_chunks` time chunks (see [`causal_weights`][jaxlab.pig.causal_weights]),
-    and the terms also hold `"causal_weight"`, the last chunk's $w_M$ (the smallest: 1
-    once the residual is fitted at all times)."""
+    `causal_chunks` time chunks (see `pig.causal_weights`), and the terms also hold
+    `"causal_weight"`, the last chunk's $w_M$ (the smallest: near 1 once the residual is
+    fitted at all times)."""
     residuals, conditions = _residuals(problem, model, batch, chunk)
     terms = {"residual": _mse(residuals), **conditions}
     fitted = terms["residual"]
