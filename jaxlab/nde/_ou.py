@@ -65,6 +65,7 @@ class OUConfig:
     `initial_lr_factor` times faster.
 
     `model`: `"latent_sde"` (default: it reaches the target), `"sde_gan"` or `"both"`.
+    `steps` is shared; the SDE-GAN's best measured setting is `steps=2000` (docs/nde.md).
     Metrics, per model: with $m(t)$, $s(t)$ the exact marginal mean and standard deviation
     and $\hat m$, $\hat s$ those of `samples` paths drawn from the trained model (the
     latent SDE's generative model, prior SDE then decoder with its observation noise; the
