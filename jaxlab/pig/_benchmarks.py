@@ -149,6 +149,7 @@ def allen_cahn(epsilon: float = 1e-4, points: int = 256, ic_weight: float = 1.0)
     periodic in $x$ ($u$ and $u_x$). The reference is
     [`allen_cahn_etdrk4`][jaxlab.pig.allen_cahn_etdrk4] (512 modes, $\Delta t = 10^{-4}$)
     on jaxpi's 201 x 512 grid."""
+    require(epsilon > 0, "epsilon", "a positive number", epsilon)
 
     def residual(p, u):
         return u["t"] - epsilon * u["xx"] + 5 * u.value**3 - 5 * u.value

@@ -149,6 +149,10 @@ class NonlinearDiffusionConfig(Settings):
     learning_rate: float = 1e-3
     collocation: int = 4096
 
+    def __post_init__(self):
+        super().__post_init__()
+        self.problem()  # checks the problem's fields (no reference is computed)
+
     def problem(self):
         return nonlinear_diffusion(
             self.alpha, self.condition_points, self.reference_grid, self.reference_times,
@@ -190,6 +194,7 @@ class AllenCahnConfig(Settings):
     def __post_init__(self):
         super().__post_init__()
         require(self.ic_weight >= 0, "ic_weight", "a number >= 0", self.ic_weight)
+        self.problem()  # checks the problem's fields (no reference is computed)
 
     def problem(self):
         return allen_cahn(self.epsilon, self.condition_points, self.ic_weight)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jaxlab import ConfigError, pig
-from jaxlab.pig.experiments import AllenCahnConfig, HelmholtzConfig
+from jaxlab.pig.experiments import AllenCahnConfig, HelmholtzConfig, NonlinearDiffusionConfig
 
 
 def test_weights_follow_the_formula():
@@ -76,11 +76,17 @@ def test_zero_tolerance_is_the_plain_loss(residual_only):
 @pytest.mark.parametrize(
     "field, value",
     [("causal_tol", -1.0), ("causal_chunks", 0), ("ic_weight", -1.0), ("n_gaussians", 0),
-     ("collocation", 0)],
+     ("epsilon", 0.0), ("collocation", 0)],
 )  # fmt: skip
 def test_bad_causal_settings_name_the_field(field, value):
     with pytest.raises(ConfigError, match=f"^{field}: "):
         dataclasses.replace(AllenCahnConfig.quick(), **{field: value})
+
+
+def test_bad_diffusion_settings_name_the_field():
+    for field, value in (("alpha", 0.0), ("solver_grid", 100), ("reference_times", 1)):
+        with pytest.raises(ConfigError, match=f"^{field}: "):
+            dataclasses.replace(NonlinearDiffusionConfig.quick(), **{field: value})
 
 
 def test_causal_needs_time_and_enough_points():
