@@ -84,7 +84,7 @@ def test_tiny_advection_run_writes_every_key_and_figure(tmp_path):
 @pytest.mark.parametrize(
     "change, field",
     [
-        (dict(models=("fno", "unet")), "models"),
+        (dict(models=("fno", "mpnn")), "models"),
         (dict(warmup_steps=10), "warmup_steps"),
         (dict(cfl=0.8), "cfl"),
         (dict(train_params=(0.0,)), "train_params"),
