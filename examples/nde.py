@@ -423,7 +423,7 @@ def rank_one_cell(gamma):
 
 @eqx.filter_jit
 def residuals(cell, n=80):
-    """$\|z_{n+1} - z_n\|$ for $z_{n+1} = f(z_n, x)$ from $z_0 = 0$."""
+    r"""$\|z_{n+1} - z_n\|$ for $z_{n+1} = f(z_n, x)$ from $z_0 = 0$."""
 
     def step(z, _):
         z_next = cell(z, x)

@@ -158,7 +158,7 @@ class _ConvPair(eqx.Module):
 
 class UNet1d(eqx.Module):
     """A 1-D U-Net (Ronneberger et al. 2015; PDEBench's base model, without batch norm):
-    level $l = 0, \dots, L-1$ has $w 2^l$ channels and two width-3 convolutions with GELU;
+    level $l = 0, \\dots, L-1$ has $w 2^l$ channels and two width-3 convolutions with GELU;
     average pooling by 2 on the way down; on the way up, a 1x1 convolution, repetition
     to twice the length, the skip connection concatenated, two convolutions; a 1x1
     output layer. `(in, N) -> (out, N)`, $N$ divisible by $2^{L-1}$. With circular
