@@ -191,10 +191,10 @@ _DR_TRAIN = [pair for pair in _DR_GRID if pair not in _DR_UNSEEN]
 class DiffusionReactionConfig(AdvectionConfig):
     """Settings of `cape.diffusion_reaction`: as
     [`AdvectionConfig`][jaxlab.cape.experiments.AdvectionConfig], with parameter sets
-    $(\nu, \rho)$ given flat (`nu1, rho1, nu2, rho2, ...`). Default split: PDEBench's
-    grid $\{0.5, 1, 2, 5\} \times \{1, 2, 5, 10\}$; unseen are $(0.5, 1)$, $(1, 10)$,
-    $(2, 5)$, $(5, 2)$, so each value of $\nu$ and of $\rho$ is seen, never these pairs.
-    101 frames on $t \in [0, 1]$, every `time`-th kept (26 by default)."""
+    $(\\nu, \\rho)$ given flat (`nu1, rho1, nu2, rho2, ...`). Default split: PDEBench's
+    grid $\\{0.5, 1, 2, 5\\} \\times \\{1, 2, 5, 10\\}$; unseen are $(0.5, 1)$, $(1, 10)$,
+    $(2, 5)$, $(5, 2)$, so each value of $\\nu$ and of $\\rho$ is seen, never these pairs.
+    101 frames on $t \\in [0, 1]$, every `time`-th kept (26 by default)."""
 
     pde: ClassVar[str] = "diffusion_reaction"
     n_params: ClassVar[int] = 2
