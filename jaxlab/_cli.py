@@ -98,11 +98,7 @@ def format_summary(metrics: dict) -> str:
 
 def _run(args) -> None:
     experiment = get_experiment(args.name)
-    try:
-        seeds = int(args.seeds)
-    except ValueError:
-        seeds = args.seeds
-    require(isinstance(seeds, int) and seeds >= 1, "--seeds", "a positive integer", args.seeds)
+    seeds = _integer(args.seeds, "--seeds", 1)
     config = config_with(experiment.default_config(args.quick), _assignments(args.assignments))
     chunk_size = _integer(args.chunk_size, "--chunk-size", 1)
     require(args.out is not None or not args.resume, "--resume", "an --out DIR to resume", None)

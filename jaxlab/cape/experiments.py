@@ -106,9 +106,9 @@ class AdvectionConfig:
                 + (f", {self.n_params} per set" if self.n_params > 1 else ""),
                 values,
             )
-        for name in ("train_samples", "val_samples", "test_samples", "steps", "batch_size"):
-            value = getattr(self, name)
-            require_integer(value, name)
+        for name in ("train_samples", "val_samples", "test_samples", "steps", "batch_size",
+                     "unet_width", "unet_levels"):
+            require_integer(getattr(self, name), name)
         require(
             self.batch_size <= self.train_samples * len(self.parameter_sets("train_params")),
             "batch_size",
