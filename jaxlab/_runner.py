@@ -1,5 +1,6 @@
 """Run a registered experiment end to end: sweep, report, results folder."""
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -18,10 +19,21 @@ def default_out_dir(name: str) -> Path:
 
 def enable_compile_cache(directory: str | Path) -> None:
     """Keep every compiled program in `directory` (JAX's persistent compilation cache), so
-    that a later process running the same programs loads them instead of compiling."""
+    that a later process running the same programs loads them instead of compiling.
+
+    JAX never caches a program that holds a host callback, and equinox's runtime checks
+    (`eqx.error_if`, inside diffrax, optimistix and lineax solves) are host callbacks that
+    raise. So unless the environment sets `EQX_ON_ERROR`, a failed check returns NaN
+    instead (`EQX_ON_ERROR=nan`): the programs are cached, and in a sweep the seed whose
+    solve failed is flagged as diverged instead of stopping every seed."""
     jax.config.update("jax_compilation_cache_dir", str(Path(directory).absolute()))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    if "EQX_ON_ERROR" not in os.environ:
+        os.environ["EQX_ON_ERROR"] = "nan"
+        import equinox._errors  # read when a check is traced; set here if already imported
+
+        equinox._errors.EQX_ON_ERROR = "nan"
 
 
 def _checkpoint_dir(experiment: Experiment, out_dir: Path, resume: bool, overwrite: bool):

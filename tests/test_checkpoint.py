@@ -254,6 +254,33 @@ def test_a_second_process_loads_its_programs_from_the_compile_cache(tmp_path, la
     assert run("warm") == first  # every program was found: nothing new written
 
 
+EQUINOX_CHECK = """
+import sys
+import equinox as eqx, jax, jax.numpy as jnp
+import jaxlab
+jaxlab.enable_compile_cache(sys.argv[1])
+checked = jax.jit(lambda x: eqx.error_if(x, x < 0, "negative") + 1.0)
+print(float(checked(jnp.float32(1.0))))
+print(float(checked(jnp.float32(-1.0))))
+"""
+
+
+def test_programs_with_equinox_checks_are_cached_and_a_failed_check_is_nan(tmp_path):
+    """equinox's checks are host callbacks that JAX never caches: with the cache on they
+    return NaN instead (the seed is flagged), unless EQX_ON_ERROR is set by the user."""
+    env = {k: v for k, v in os.environ.items() if k != "EQX_ON_ERROR"}
+    command = [sys.executable, "-c", EQUINOX_CHECK, str(tmp_path / "cache")]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["2.0", "nan"]
+    assert any("lambda" in p.name for p in (tmp_path / "cache").iterdir())
+    raising = {**env, "EQX_ON_ERROR": "raise"}
+    done = subprocess.run(
+        command[:-1] + [str(tmp_path / "other")], capture_output=True, text=True, env=raising
+    )
+    assert done.returncode != 0 and "negative" in done.stderr
+
+
 def _events(folder):
     """Every (tag, step, value) scalar and every tag of a TensorBoard event folder."""
     import struct

@@ -109,23 +109,46 @@ def test_chunked_matches_one_scan(tmp_path):
     np.testing.assert_array_equal(out.results["final"]["t"], 7)
 
 
-MULTI_DEVICE = textwrap.dedent(
+# A small float64 experiment (gradient descent on a random least-squares problem per seed),
+# defined once as text: the subprocess and this process run the same function.
+LEAST_SQUARES = textwrap.dedent(
+    """
+    import dataclasses
+    import jax
+    import jax.numpy as jnp
+
+    @dataclasses.dataclass(frozen=True)
+    class LeastSquares:
+        steps: int = 60
+        rate: float = 0.5
+
+    def least_squares(config, key):
+        k_a, k_b = jax.random.split(key)
+        a = jax.random.normal(k_a, (40, 8)) / jnp.sqrt(40.0)
+        b = jax.random.normal(k_b, (40,))
+
+        def step(x, _):
+            residual = a @ x - b
+            return x - config.rate * a.T @ residual, 0.5 * residual @ residual
+
+        x, losses = jax.lax.scan(step, jnp.zeros(8), None, length=config.steps)
+        return {"x": x, "losses": losses}
+    """
+)
+MULTI_DEVICE = LEAST_SQUARES + textwrap.dedent(
     """
     import json, sys
-    import jax
-    jax.config.update("jax_enable_x64", True)
     import numpy as np
     import jaxlab
-    from jaxlab.sensing.experiments import OverparamConfig, run_overparam
+    jax.config.update("jax_enable_x64", True)
     assert len(jax.devices()) == 8, jax.devices()
-    config = OverparamConfig(n=8, rank=2, k=3, m=120, steps=60, alphas=(0.4, 0.2))
-    out = jaxlab.sweep(run_overparam, config, 5, key=4, batch_size=None)
-    grouped = jaxlab.sweep(run_overparam, config, 5, key=4, batch_size=2)
+    out = jaxlab.sweep(least_squares, LeastSquares(), 5, key=4, batch_size=None)
+    grouped = jaxlab.sweep(least_squares, LeastSquares(), 5, key=4, batch_size=2)
     # 8 seeds fill the 8 devices exactly: the seed axis stays sharded, one seed each.
-    even = jaxlab.sweep(run_overparam, config, 8, key=4).results["symmetric_exact"]
+    even = jaxlab.sweep(least_squares, LeastSquares(), 8, key=4).results["losses"]
     assert even.sharding.spec[0] == "seed" and len(even.sharding.device_set) == 8
-    one = jaxlab.sweep(run_overparam, config, 1, key=4).results["symmetric_exact"]
-    assert one.shape == (1, 61)  # one seed padded to 8 devices
+    one = jaxlab.sweep(least_squares, LeastSquares(), 1, key=4).results["losses"]
+    assert one.shape == (1, 60)  # one seed padded to 8 devices
     json.dump({"results": jax.tree.map(lambda x: np.asarray(x).tolist(), out.results),
                "grouped": jax.tree.map(lambda x: np.asarray(x).tolist(), grouped.results)},
               sys.stdout)
@@ -134,8 +157,6 @@ MULTI_DEVICE = textwrap.dedent(
 
 
 def test_sharded_over_eight_devices_matches_one_device():
-    from jaxlab.sensing.experiments import OverparamConfig, run_overparam
-
     env = {
         **os.environ,
         "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
@@ -146,12 +167,15 @@ def test_sharded_over_eight_devices_matches_one_device():
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     sharded = json.loads(proc.stdout)
-    config = OverparamConfig(n=8, rank=2, k=3, m=120, steps=60, alphas=(0.4, 0.2))
-    single = jaxlab.sweep(run_overparam, config, 5, key=4).results
-    for name, value in single.items():
+    namespace = {}
+    exec(LEAST_SQUARES, namespace)
+    with jax.enable_x64(True):
+        single = jaxlab.sweep(namespace["least_squares"], namespace["LeastSquares"](), 5, key=4)
+    for name, value in single.results.items():
+        assert np.asarray(value).dtype == np.float64
         np.testing.assert_allclose(
-            sharded["results"][name], value, rtol=1e-9, atol=1e-13, err_msg=name
+            sharded["results"][name], value, rtol=1e-12, atol=1e-14, err_msg=name
         )
         np.testing.assert_allclose(
-            sharded["grouped"][name], value, rtol=1e-9, atol=1e-13, err_msg=name
+            sharded["grouped"][name], value, rtol=1e-12, atol=1e-14, err_msg=name
         )
