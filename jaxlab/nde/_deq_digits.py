@@ -11,7 +11,7 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from .._experiment import ConfigError, require
+from .._experiment import ConfigError, require, require_integer
 from .._side_by_side import ModelSpec, Training
 from .._train import sampler
 from ._deq import DEQ_SOLVERS, DEQClassifier
@@ -47,7 +47,7 @@ class DEQDigitsConfig:
     def __post_init__(self):
         for name in ("hidden", "max_steps", "batch_size", "steps"):
             value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+            require_integer(value, name)
         for name in ("rtol", "atol", "learning_rate"):
             require(getattr(self, name) > 0, name, "a positive number", getattr(self, name))
         require(0 < self.contraction < 1, "contraction", "a number in (0, 1)", self.contraction)

@@ -11,7 +11,7 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from .._experiment import require
+from .._experiment import require, require_integer
 from .._side_by_side import ModelSpec, Training
 from ._ode import HybridField, MLPField, NeuralODE
 
@@ -54,10 +54,8 @@ class OscillatorConfig:
             require(getattr(self, name) >= 0, name, "a number >= 0", getattr(self, name))
         for name in ("trajectories", "width", "depth", "correction_width", "steps"):
             value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
-        require(
-            isinstance(self.times, int) and self.times >= 2, "times", "an integer >= 2", self.times
-        )
+            require_integer(value, name)
+        require_integer(self.times, "times", 2)
 
     @classmethod
     def quick(cls) -> "OscillatorConfig":

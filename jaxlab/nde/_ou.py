@@ -12,7 +12,7 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from .._experiment import require
+from .._experiment import require, require_integer
 from .._side_by_side import ModelSpec, Training
 from .._train import sampler
 from ._latent_sde import LatentSDE
@@ -139,10 +139,10 @@ class OUConfig:
         require(self.clip is None or self.clip > 0, "clip", "a positive number or none", self.clip)
         for name in _COUNTS:
             value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+            require_integer(value, name)
         for name in ("times", "samples"):
             value = getattr(self, name)
-            require(isinstance(value, int) and value >= 2, name, "an integer >= 2", value)
+            require_integer(value, name, 2)
         require(
             self.batch_size <= self.paths, "batch_size", f"at most paths={self.paths}",
             self.batch_size,

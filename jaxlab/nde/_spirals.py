@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from .._experiment import require
+from .._experiment import require, require_integer
 from ._cde import INTERPOLATIONS
 from ._classify import (
     MODELS,
@@ -63,7 +63,7 @@ class SpiralsConfig:
         sizes = ("train", "validation", "test", "hidden", "width", "depth", "batch_size", "steps")
         for name in sizes:
             value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+            require_integer(value, name)
         require(self.grid >= 4, "grid", "an integer >= 4", self.grid)
         require(0 <= self.drop < 1, "drop", "a fraction in [0, 1)", self.drop)
         require(round(self.grid * (1 - self.drop)) >= 2, "drop", "leaving >= 2 times", self.drop)

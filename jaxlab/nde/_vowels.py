@@ -9,7 +9,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from .._experiment import ConfigError, require
+from .._experiment import ConfigError, require, require_integer
 from ._cde import INTERPOLATIONS, pad_series
 from ._classify import (
     MODELS,
@@ -56,7 +56,7 @@ class VowelsConfig:
     def __post_init__(self):
         for name in ("hidden", "width", "depth", "steps"):
             value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+            require_integer(value, name)
         require(self.model in MODELS, "model", f"one of {', '.join(MODELS)}", self.model)
         require(
             0 < self.validation_fraction <= 0.5,

@@ -44,7 +44,8 @@ def test_oscillator_writes_its_curves_and_figure(oscillator):
 
 
 @pytest.mark.parametrize(
-    "field, value", [("omega", -1.0), ("trajectories", 0), ("noise", -0.1), ("times", 1)]
+    "field, value",
+    [("omega", -1.0), ("trajectories", 0), ("noise", -0.1), ("times", 1), ("steps", True)],
 )
 def test_oscillator_config_rejects_bad_values(field, value):
     with pytest.raises(ConfigError, match=field):
@@ -117,6 +118,7 @@ def test_vowels_cde_and_gru_baseline_on_the_real_data(tmp_path, model, chance_mu
         ("rtol", 0.0),
         ("model", "lstm"),
         ("validation", 0),
+        ("steps", True),
     ],
 )
 def test_spirals_config_rejects_bad_values(field, value):
