@@ -7,7 +7,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from .._experiment import require
+from .._experiment import require, require_integer
 from ._problem import Box, Periodic, Problem, dirichlet, initial
 from ._solvers import allen_cahn_etdrk4, diffusion_initial, diffusion_mol
 
@@ -107,12 +107,11 @@ def nonlinear_diffusion(
     relative $L^2$ error is about $1.2 \times 10^{-4}$ (second order in space: a third
     of the $3.7 \times 10^{-4}$ between the 101 and 201 grids at $t = 1$)."""
     require(alpha > 0, "alpha", "a positive number", alpha)
-    require(isinstance(reference_grid, int) and reference_grid >= 2, "reference_grid",
-            "an integer >= 2", reference_grid)  # fmt: skip
-    require(isinstance(reference_times, int) and reference_times >= 2, "reference_times",
-            "an integer >= 2", reference_times)  # fmt: skip
+    require_integer(reference_grid, "reference_grid", 2)
+    require_integer(reference_times, "reference_times", 2)
+    require_integer(solver_grid, "solver_grid", 2)
     require(
-        isinstance(solver_grid, int) and (solver_grid - 1) % (reference_grid - 1) == 0,
+        (solver_grid - 1) % (reference_grid - 1) == 0,
         "solver_grid",
         f"an integer with solver_grid - 1 a multiple of reference_grid - 1 = {reference_grid - 1}",
         solver_grid,

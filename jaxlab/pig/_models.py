@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._experiment import require
+from .._experiment import require, require_integer
 from .._train import Setting
 from ._jet import Jet, coordinate_jet
 
@@ -156,14 +156,9 @@ class GaussianEmbedding(eqx.Module):
 
 
 def _check_embedding(n_gaussians, channels, dim, sigma0, covariance):
-    require(
-        isinstance(n_gaussians, int) and n_gaussians >= 1,
-        "n_gaussians",
-        "a positive integer",
-        n_gaussians,
-    )
-    require(isinstance(channels, int) and channels >= 1, "channels", "a positive integer", channels)
-    require(isinstance(dim, int) and dim >= 1, "dim", "a positive integer", dim)
+    require_integer(n_gaussians, "n_gaussians")
+    require_integer(channels, "channels")
+    require_integer(dim, "dim")
     require(sigma0 > 0, "sigma0", "a positive number", sigma0)
     require(covariance in ("diagonal", "full"), "covariance", "diagonal or full", covariance)
 
@@ -311,14 +306,9 @@ class PINN(Field):
         fourier_scale: float = 1.0,
         key: PRNGKeyArray,
     ):
-        require(isinstance(width, int) and width >= 1, "pinn_width", "a positive integer", width)
-        require(isinstance(depth, int) and depth >= 1, "pinn_depth", "a positive integer", depth)
-        require(
-            isinstance(fourier_features, int) and fourier_features >= 0,
-            "fourier_features",
-            "an integer >= 0",
-            fourier_features,
-        )
+        require_integer(width, "pinn_width")
+        require_integer(depth, "pinn_depth")
+        require_integer(fourier_features, "fourier_features", 0)
         scale, shift = _affine_to(box_lower, box_upper, -1.0, 1.0)
         self.scale, self.shift = Setting(scale), Setting(shift)
         d = scale.shape[0]

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._experiment import require
+from .._experiment import require, require_integer
 from ._jet import Jet
 from ._models import Field, jets, values
 
@@ -126,9 +126,7 @@ def _faces(box: Box, on: tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 def _check_condition(points, weight, field="condition"):
-    require(
-        isinstance(points, int) and points >= 1, f"{field}.points", "a positive integer", points
-    )
+    require_integer(points, f"{field}.points")
     require(weight >= 0, f"{field}.weight", "a number >= 0", weight)
 
 

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._experiment import require
+from .._experiment import require, require_integer
 
 
 def diffusion_initial(x, y):
@@ -47,7 +47,7 @@ def diffusion_mol(
     """Solve the nonlinear diffusion on an `n` x `n` grid of $[-1, 1]^2$ (boundary
     included, held at 0) and return `(grid, u)` with `u` of shape `(len(times), n, n)`,
     `u[i, j, k]` at `(times[i], grid[j], grid[k])` ($x$ on axis 1, $y$ on axis 2)."""
-    require(isinstance(n, int) and n >= 5, "n", "an integer >= 5", n)
+    require_integer(n, "n", 5)
     require(alpha > 0, "alpha", "a positive number", alpha)
     # In a thread of its own, so a clean JAX context: the solve also works when called
     # while a model is traced (diffrax's checks fail under `ensure_compile_time_eval`).
@@ -109,7 +109,7 @@ def allen_cahn_etdrk4(
 
     **Returns:** `(t, x, u)`: `saves` times in $[0, t_\\text{end}]$, the `modes` grid
     points of $[-1, 1)$, and `u` of shape `(saves, modes)`."""
-    require(isinstance(modes, int) and modes >= 8, "modes", "an integer >= 8", modes)
+    require_integer(modes, "modes", 8)
     steps = round(t_end / dt)
     require(abs(steps * dt - t_end) < 1e-9 * t_end, "dt", "a divisor of t_end", dt)
     every = (steps // (saves - 1)) if saves > 1 else steps

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._experiment import require
+from .._experiment import require, require_integer
 from .._side_by_side import ModelSpec, Training
 from .._train import FitResult, fit, init_state, split_model, train_chunk
 from ._models import PIG, PINN, values
@@ -85,10 +85,10 @@ class Settings:
                      "decay_steps", "lbfgs_memory", "collocation", "test_grid",
                      "monitor_points", "causal_chunks"):  # fmt: skip
             value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1, name, "a positive integer", value)
+            require_integer(value, name)
         for name in ("fourier_features", "chunk_points", "time_steps"):
             value = getattr(self, name)
-            require(isinstance(value, int) and value >= 0, name, "an integer >= 0", value)
+            require_integer(value, name, 0)
         for name in ("sigma0", "learning_rate", "pinn_learning_rate", "fourier_scale"):
             value = getattr(self, name)
             require(value > 0, name, "a positive number", value)
