@@ -156,7 +156,7 @@ def sampler(data: Any, batch_size: int | None = None) -> Callable[[PRNGKeyArray]
     if batch_size is None:
         return lambda key: data
     require(
-        isinstance(batch_size, int) and 1 <= batch_size <= size,
+        type(batch_size) is int and 1 <= batch_size <= size,
         "batch_size",
         f"an integer in [1, {size}]",
         batch_size,

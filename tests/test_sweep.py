@@ -74,6 +74,8 @@ def test_bad_seed_count():
         jaxlab.sweep(run, Config(), -2)
     with pytest.raises(ConfigError, match="batch_size"):
         jaxlab.sweep(run, Config(), 2, batch_size=0)
+    with pytest.raises(ConfigError, match="batch_size: a positive integer, got True"):
+        jaxlab.sweep(run, Config(), 2, batch_size=True)
 
 
 def _init(config, key):
