@@ -37,6 +37,37 @@ def label(D: float) -> str:
     return f"D={D:g}"
 
 
+@dataclasses.dataclass(frozen=True)
+class EDMSettings:
+    """The settings every PFGM++ experiment shares: EDM preconditioning (`sigma_data`),
+    the log-normal training distribution of sigma (`p_mean`, `p_std`), the clipping of
+    the kernel's Beta draw (`clip`), and the Heun sampler (`sample_steps` from
+    `sigma_max` to `sigma_min`, time exponent `rho`)."""
+
+    sigma_data: float = 0.5
+    p_mean: float = -1.2
+    p_std: float = 1.2
+    clip: float = 1e-3
+    sample_steps: int = 18
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+    rho: float = 7.0
+
+    def __post_init__(self):
+        require(self.sigma_data > 0, "sigma_data", "a number > 0", self.sigma_data)
+        require(self.p_std > 0, "p_std", "a number > 0", self.p_std)
+        require(0 <= self.clip < 0.5, "clip", "a number in [0, 0.5)", self.clip)
+        require_integer(self.sample_steps, "sample_steps")
+        require(self.sigma_min > 0, "sigma_min", "a number > 0", self.sigma_min)
+        require(
+            self.sigma_min < self.sigma_max,
+            "sigma_min",
+            f"a number below sigma_max={self.sigma_max}",
+            self.sigma_min,
+        )
+        require(self.rho > 0, "rho", "a number > 0", self.rho)
+
+
 def _check_common(cfg) -> None:
     require(
         len(cfg.Ds) >= 1 and all(d > 0 for d in cfg.Ds) and len(set(cfg.Ds)) == len(cfg.Ds),
@@ -48,18 +79,6 @@ def _check_common(cfg) -> None:
     require_integer(cfg.batch_size, "batch_size")
     require(cfg.learning_rate > 0, "learning_rate", "a number > 0", cfg.learning_rate)
     require_integer(cfg.width, "width", 4)
-    require(cfg.sigma_data > 0, "sigma_data", "a number > 0", cfg.sigma_data)
-    require(cfg.p_std > 0, "p_std", "a number > 0", cfg.p_std)
-    require(0 <= cfg.clip < 0.5, "clip", "a number in [0, 0.5)", cfg.clip)
-    require_integer(cfg.sample_steps, "sample_steps")
-    require(cfg.sigma_min > 0, "sigma_min", "a number > 0", cfg.sigma_min)
-    require(
-        cfg.sigma_min < cfg.sigma_max,
-        "sigma_min",
-        f"a number below sigma_max={cfg.sigma_max}",
-        cfg.sigma_min,
-    )
-    require(cfg.rho > 0, "rho", "a number > 0", cfg.rho)
 
 
 def _optimizer(cfg) -> optax.GradientTransformation:
@@ -113,7 +132,7 @@ def _loss(cfg, D):
 
 
 @dataclasses.dataclass(frozen=True)
-class ToyConfig:
+class ToyConfig(EDMSettings):
     """Settings of `pfgmpp.toy`: a residual MLP (`width`, `depth`) with EDM
     preconditioning trained per D on 2-D `dataset` (`moons` or `eight_gaussians`, fresh
     draws every step) for `steps` Adam steps (warm-up, cosine decay from
@@ -127,19 +146,12 @@ class ToyConfig:
     learning_rate: float = 2e-3
     width: int = 128
     depth: int = 3
-    sigma_data: float = 0.5
-    p_mean: float = -1.2
-    p_std: float = 1.2
-    clip: float = 1e-3
-    sample_steps: int = 18
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
-    rho: float = 7.0
     n_samples: int = 2000
     n_projections: int = 128
 
     def __post_init__(self):
         require(self.dataset in TOYS, "dataset", f"one of {', '.join(TOYS)}", self.dataset)
+        super().__post_init__()
         _check_common(self)
         require_integer(self.depth, "depth")
         require_integer(self.n_samples, "n_samples", 2)
@@ -282,7 +294,7 @@ NETWORKS = ("mlp", "unet")
 
 
 @dataclasses.dataclass(frozen=True)
-class DigitsConfig:
+class DigitsConfig(EDMSettings):
     """Settings of `pfgmpp.digits`: one network per D, trained on the digits train split
     (1198 images) with minibatches of `batch_size` for `steps` Adam steps; as many
     samples as the test split holds (599) are compared with the test split
@@ -301,16 +313,9 @@ class DigitsConfig:
     width: int = 256
     depth: int = 3
     unet_width: int = 16
-    sigma_data: float = 0.5
-    p_mean: float = -1.2
-    p_std: float = 1.2
-    clip: float = 1e-3
-    sample_steps: int = 18
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
-    rho: float = 7.0
 
     def __post_init__(self):
+        super().__post_init__()
         _check_common(self)
         require(self.network in NETWORKS, "network", f"one of {', '.join(NETWORKS)}", self.network)
         require_integer(self.depth, "depth")
