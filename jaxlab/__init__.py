@@ -2,6 +2,11 @@
 
 import importlib.metadata
 
+from ._jaxlib_workarounds import keep_reductions_out_of_ynn_fusions
+
+
+keep_reductions_out_of_ynn_fusions()  # before anything starts JAX's backends
+
 from . import distributed as distributed
 from ._experiment import (
     ConfigError as ConfigError,
