@@ -84,8 +84,9 @@ def _version(package: str) -> str | None:
 def machine(devices: bool = True) -> dict[str, Any]:
     """The machine a number was measured on: CPU model, cores (and how many this process
     may use), the load average (1, 5 and 15 minutes) now, platform, the versions of Python,
-    jax, jaxlib, jaxlab and NumPy, and, with `devices`, the JAX devices. `devices=False`
-    leaves the JAX backend uninitialized (for a benchmark that times its first use)."""
+    jax, jaxlib, jaxlab and NumPy, `XLA_FLAGS`, and, with `devices`, the JAX devices.
+    `devices=False` leaves the JAX backend uninitialized (for a benchmark that times its
+    first use)."""
     info: dict[str, Any] = {
         "processor": cpu_model(),
         "cpu_count": os.cpu_count(),
@@ -97,6 +98,7 @@ def machine(devices: bool = True) -> dict[str, Any]:
         "jaxlib": _version("jaxlib"),
         "jaxlab": _version("jaxlab"),
         "numpy": np.__version__,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
     if devices:
         info["devices"] = [str(d) for d in jax.devices()]

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -108,6 +109,7 @@ def test_run_writes_a_complete_results_folder(capsys, tmp_path):
     assert environment["compile_seconds"] > 0 and environment["run_seconds"] > 0
     assert environment["x64"] is True and environment["devices"]
     assert environment["processor"] and environment["cpu_count"] >= 1  # the machine
+    assert environment["xla_flags"] == os.environ.get("XLA_FLAGS", "")
     history = np.load(out_dir / "history.npz")
     assert history["symmetric_exact"].shape == (3, 201)
     assert history["asymmetric_over/alpha=0.2"].shape == (3, 201)
