@@ -130,7 +130,7 @@ def main():
     rows = {}
     toy_cfg, digits_cfg = E.ToyConfig(), E.DigitsConfig()
     mlp = pfgmpp.MLP(2, key=jax.random.key(0), width=toy_cfg.width, depth=toy_cfg.depth)
-    unet = pfgmpp.UNet(1, key=jax.random.key(0), width=digits_cfg.width)
+    unet = pfgmpp.UNet(1, key=jax.random.key(0), width=digits_cfg.unet_width)
     x_train = jnp.asarray(pfgmpp.digits()[0])
     digits_batch = lambda k: x_train[jax.random.choice(k, len(x_train), (128,), replace=False)]
     rows["toy MLP train (batch 256, D=10)"] = training_speed(
