@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,9 @@ def enable_compile_cache(directory: str | Path) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     if "EQX_ON_ERROR" not in os.environ:
         os.environ["EQX_ON_ERROR"] = "nan"
-        import equinox._errors  # read when a check is traced; set here if already imported
-
-        equinox._errors.EQX_ON_ERROR = "nan"
+        errors = sys.modules.get("equinox._errors")  # imported already: it read the variable
+        if errors is not None and hasattr(errors, "EQX_ON_ERROR"):
+            errors.EQX_ON_ERROR = "nan"  # read again each time a check is traced
 
 
 def _checkpoint_dir(experiment: Experiment, out_dir: Path, resume: bool, overwrite: bool):
