@@ -51,6 +51,9 @@ class DEQDigitsConfig:
         for name in ("rtol", "atol", "learning_rate"):
             require(getattr(self, name) > 0, name, "a positive number", getattr(self, name))
         require(0 < self.contraction < 1, "contraction", "a number in (0, 1)", self.contraction)
+        for name in ("test_fraction", "validation_fraction"):
+            value = getattr(self, name)
+            require(0 < value < 1, name, "a fraction in (0, 1)", value)  # NaN and inf fail
         test = math.ceil(self.test_fraction * EXAMPLES)
         require(
             CLASSES <= test <= EXAMPLES - CLASSES,
@@ -63,7 +66,7 @@ class DEQDigitsConfig:
         )
         validation = math.ceil(self.validation_fraction * (EXAMPLES - test))
         require(
-            0 < self.validation_fraction < 1 and CLASSES <= validation <= EXAMPLES - test - CLASSES,
+            CLASSES <= validation <= EXAMPLES - test - CLASSES,
             "validation_fraction",
             "a fraction of the training part leaving at least 10 validation and 10 training "
             "examples",

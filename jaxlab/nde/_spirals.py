@@ -64,7 +64,7 @@ class SpiralsConfig:
         for name in sizes:
             value = getattr(self, name)
             require_integer(value, name)
-        require(self.grid >= 4, "grid", "an integer >= 4", self.grid)
+        require_integer(self.grid, "grid", 4)
         require(0 <= self.drop < 1, "drop", "a fraction in [0, 1)", self.drop)
         require(round(self.grid * (1 - self.drop)) >= 2, "drop", "leaving >= 2 times", self.drop)
         require(self.noise >= 0, "noise", "a number >= 0", self.noise)

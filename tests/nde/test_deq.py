@@ -204,6 +204,8 @@ def test_bad_input_names_the_argument(make, field):
         ("contraction", 1.5),
         ("validation_fraction", 0.0),
         ("validation_fraction", 0.999),
+        ("test_fraction", float("inf")),  # found by the CLI fuzz test: was an OverflowError
+        ("validation_fraction", float("nan")),
     ],
 )
 def test_config_rejects_bad_values(field, value):

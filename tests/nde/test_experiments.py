@@ -119,6 +119,7 @@ def test_vowels_cde_and_gru_baseline_on_the_real_data(tmp_path, model, chance_mu
         ("model", "lstm"),
         ("validation", 0),
         ("steps", True),
+        ("grid", float("inf")),
     ],
 )
 def test_spirals_config_rejects_bad_values(field, value):
