@@ -175,9 +175,9 @@ def _batch(config, keys, over, batch_size) -> _Batch:
     flat_values = np.repeat(points, n_seeds, axis=0)
     devices = jax.devices()
     total = flat_keys.shape[0]
-    group = total if batch_size is None else batch_size
     if batch_size is not None:
         require_integer(batch_size, "batch_size")
+    group = total if batch_size is None else batch_size
     group = math.ceil(min(group, total) / len(devices)) * len(devices)
     n_groups = math.ceil(total / group)
     # Pad by repeating runs (their results are dropped): every group fills every device.
