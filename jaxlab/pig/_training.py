@@ -15,7 +15,7 @@ import optax
 
 from .._experiment import require, require_integer
 from .._side_by_side import ModelSpec, Training
-from .._train import FitResult, fit, init_state, split_model, train_chunk
+from .._train import FitResult, StepSampler, fit, init_state, split_model, train_chunk
 from ._models import PIG, PINN, values
 from ._problem import Problem, loss, monitor_subset, rel_l2, sample
 
@@ -37,10 +37,11 @@ class Settings:
     **Optimization:** `optimizer` `"adam"` (learning rate `learning_rate` for PIG,
     `pinn_learning_rate` for the PINN, times `decay_rate` every `decay_steps`, smoothly)
     or `"lbfgs"` (optax L-BFGS with its zoom line search, `lbfgs_memory` pairs); `steps`;
-    `collocation` interior points per step, resampled every step (`resample`) or drawn
-    once from `data_seed`; `residual_weight` (condition weights are the problem's);
-    `causal_tol` $> 0$ weights the residual causally over `causal_chunks` time chunks
-    (jaxpi's scheme, see [`loss`][jaxlab.pig.loss]; 0: plain mean).
+    `collocation` interior points per step, resampled every `resample_every` steps
+    (`resample`) or drawn once from `data_seed`; `residual_weight` (condition weights
+    are the problem's); `causal_tol` $> 0$ weights the residual causally over
+    `causal_chunks` time chunks (jaxpi's scheme, see [`loss`][jaxlab.pig.loss]; 0: plain
+    mean).
 
     **Evaluation:** `test_grid` points per axis for problems with an exact solution; the
     per-step error curve uses a fixed random subset of `monitor_points` test points;
@@ -73,6 +74,7 @@ class Settings:
     causal_tol: float = 0.0
     causal_chunks: int = 32
     resample: bool = True
+    resample_every: int = 1
     data_seed: int = 0
     test_grid: int = 50
     monitor_points: int = 2048
@@ -83,7 +85,7 @@ class Settings:
         require(self.model in (*MODELS, "both"), "model", "one of pig, pinn, both", self.model)
         for name in ("steps", "n_gaussians", "channels", "hidden", "pinn_width", "pinn_depth",
                      "decay_steps", "lbfgs_memory", "collocation", "test_grid",
-                     "monitor_points", "causal_chunks"):  # fmt: skip
+                     "monitor_points", "causal_chunks", "resample_every"):  # fmt: skip
             value = getattr(self, name)
             require_integer(value, name)
         for name in ("fourier_features", "chunk_points", "time_steps"):
@@ -221,18 +223,24 @@ def _specs(cfg: Settings) -> dict[str, ModelSpec]:
 
 @functools.lru_cache(maxsize=64)
 def sampler(cfg: Settings):
-    """`sample(key) -> batch`: fresh points every step, or with `resample=False` one
-    batch drawn from `data_seed` and reused."""
+    r"""`sample(key) -> batch`: fresh points every step (from the step's key, so each seed
+    has its own); with `resample_every` $k > 1$ the same points for $k$ steps at a time
+    (block $b = \lfloor t / k \rfloor$ drawn from `fold_in(key(data_seed), b)`, shared by
+    the seeds), as the official scripts do; with `resample=False` one batch drawn from
+    `data_seed` and reused."""
     problem = cfg.problem()
 
     def fresh(key):
         return sample(problem, key, cfg.collocation)
 
-    if cfg.resample:
+    if not cfg.resample:
+        with jax.ensure_compile_time_eval():
+            fixed = fresh(jax.random.key(cfg.data_seed))
+        return lambda key: fixed
+    if cfg.resample_every == 1:
         return fresh
-    with jax.ensure_compile_time_eval():
-        fixed = fresh(jax.random.key(cfg.data_seed))
-    return lambda key: fixed
+    base, every = jax.random.key(cfg.data_seed), cfg.resample_every
+    return StepSampler(lambda key, step: fresh(jax.random.fold_in(base, step // every)))
 
 
 TRAINING = Training(model_specs, sampler)

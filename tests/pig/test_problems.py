@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxlab import ConfigError, pig
+from jaxlab.pig._training import sampler
 from jaxlab.pig.experiments import HelmholtzConfig
 
 
@@ -44,6 +45,19 @@ def test_sample_places_points_on_faces_and_is_deterministic():
     assert on_face.all()
     again = pig.sample(problem, jax.random.key(3), 50)
     np.testing.assert_array_equal(batch["interior"], again["interior"])
+
+
+def test_resample_every_holds_points_for_whole_blocks():
+    cfg = dataclasses.replace(HelmholtzConfig.quick(), collocation=16, resample_every=3)
+    sample = jax.jit(sampler(cfg))
+    points = [sample(jax.random.key(step), step)["interior"] for step in range(7)]
+    for step in (1, 2):  # one block: the same points whatever the step's key
+        np.testing.assert_array_equal(points[step], points[0])
+    np.testing.assert_array_equal(points[4], points[3])
+    assert not np.allclose(points[3], points[0]) and not np.allclose(points[6], points[3])
+    every_step = sampler(dataclasses.replace(cfg, resample_every=1))
+    first, second = every_step(jax.random.key(0)), every_step(jax.random.key(1))
+    assert not np.allclose(first["interior"], second["interior"])
 
 
 def test_periodic_condition_compares_matching_faces():
@@ -120,7 +134,7 @@ def test_bad_problem_input():
 @pytest.mark.parametrize(
     "field, value",
     [("model", "siren"), ("n_gaussians", 0), ("sigma0", -0.1), ("residual_weight", -1.0),
-     ("optimizer", "sgd"), ("steps", 0)],
+     ("optimizer", "sgd"), ("steps", 0), ("resample_every", 0)],
 )  # fmt: skip
 def test_bad_settings_name_the_field(field, value):
     with pytest.raises(ConfigError, match=f"^{field}: "):
