@@ -239,8 +239,12 @@ def sampler(cfg: Settings):
         return lambda key: fixed
     if cfg.resample_every == 1:
         return fresh
-    base, every = jax.random.key(cfg.data_seed), cfg.resample_every
-    return StepSampler(lambda key, step: fresh(jax.random.fold_in(base, step // every)))
+
+    def block(key, step):  # the base key is made per call: this may run under a trace
+        return fresh(jax.random.fold_in(jax.random.key(cfg.data_seed), step // every))
+
+    every = cfg.resample_every
+    return StepSampler(block)
 
 
 TRAINING = Training(model_specs, sampler)

@@ -55,6 +55,11 @@ def test_resample_every_holds_points_for_whole_blocks():
         np.testing.assert_array_equal(points[step], points[0])
     np.testing.assert_array_equal(points[4], points[3])
     assert not np.allclose(points[3], points[0]) and not np.allclose(points[6], points[3])
+    # First built inside a trace (as training does), then reused by another trace.
+    traced = dataclasses.replace(cfg, collocation=17)
+    first = jax.jit(lambda k, t: sampler(traced)(k, t)["interior"])(jax.random.key(0), 4)
+    again = jax.jit(lambda t: sampler(traced)(jax.random.key(1), t)["interior"])(5)
+    np.testing.assert_array_equal(first, again)
     every_step = sampler(dataclasses.replace(cfg, resample_every=1))
     first, second = every_step(jax.random.key(0)), every_step(jax.random.key(1))
     assert not np.allclose(first["interior"], second["interior"])
