@@ -168,17 +168,14 @@ def bench_big_file(path, samples=2700, steps=100, batch=50):
     source = cape.PDEBenchFile(path)
     base = cape.batch_sampler(source, batch, time=config.time, space=config.space)
     frames = len(range(0, source.shape[1], config.time))
-
-    def sample(key, step):
-        mask = cape.curriculum_mask(step, steps, config.warmup_steps, frames)
-        return {**base(key), "ar": mask, "step": step}
+    sample = cape.curriculum_sampler(base, steps, config.warmup_steps, frames)
 
     def loss(model, batch, key):
         return cape.rollout_loss(model, batch, key, warmup_steps=config.warmup_steps)
 
     init = lambda key: cape_experiments.init_model(config, "cape_fno", key)
     start = time.perf_counter()
-    result = jaxlab.fit(loss, init, optax.adam(1e-3), jaxlab.StepSampler(sample), steps=steps)
+    result = jaxlab.fit(loss, init, optax.adam(1e-3), sample, steps=steps)
     jax.block_until_ready(result.losses)
     row = {
         "file_gib": path.stat().st_size / 2**30,

@@ -47,6 +47,7 @@ from ._models import (
 from ._training import (
     curriculum_horizon as curriculum_horizon,
     curriculum_mask as curriculum_mask,
+    curriculum_sampler as curriculum_sampler,
     predict_trajectories as predict_trajectories,
     rollout as rollout,
     rollout_loss as rollout_loss,

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from .._experiment import require
+from .._train import StepSampler
 
 
 def curriculum_horizon(
@@ -60,6 +61,19 @@ def curriculum_mask(
     if not curriculum:
         return jnp.ones(frames - 1, bool)
     return t < curriculum_horizon(step, total_steps, warmup_steps, frames)
+
+
+def curriculum_sampler(sample, total_steps: int, warmup_steps: int, frames: int):
+    """A [`StepSampler`][jaxlab.StepSampler] adding the curriculum to a batch sampler
+    `sample(key) -> {"u", "params"}` (such as [`batch_sampler`][jaxlab.cape.batch_sampler]):
+    each batch also holds `"ar"`, [`curriculum_mask`][jaxlab.cape.curriculum_mask] at the
+    training step, and `"step"`, as [`rollout_loss`][jaxlab.cape.rollout_loss] reads them."""
+
+    def with_mask(key, step):
+        mask = curriculum_mask(step, total_steps, warmup_steps, frames)
+        return {**sample(key), "ar": mask, "step": step}
+
+    return StepSampler(with_mask)
 
 
 def rollout(

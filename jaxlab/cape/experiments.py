@@ -31,12 +31,11 @@ from matplotlib.figure import Figure
 
 from .._experiment import register, require, require_integer
 from .._side_by_side import ModelSpec, Training
-from .._train import StepSampler
 from ._data import ArraySource, batch_sampler
 from ._generators import AdvectionData, BurgersData, DiffusionReactionData, downsample, generate
 from ._metrics import nrmse_per_step, pdebench_metrics
 from ._models import build_surrogate, count_params, matched_width
-from ._training import curriculum_mask, predict_trajectories, rollout_loss
+from ._training import curriculum_sampler, predict_trajectories, rollout_loss
 
 
 FNO_MODELS = ("fno", "fno_cond", "cape_fno", "cape_fno_no_curriculum")
@@ -405,14 +404,7 @@ def _models(config) -> dict[str, ModelSpec]:
 def _data(config):
     u, p = dataset(config)["train"]
     base = batch_sampler(ArraySource(u, p), config.batch_size)
-    frames = u.shape[1]
-
-    def sample(key, step):
-        batch = base(key)
-        mask = curriculum_mask(step, config.steps, config.warmup_steps, frames)
-        return {**batch, "ar": mask, "step": step}
-
-    return StepSampler(sample)
+    return curriculum_sampler(base, config.steps, config.warmup_steps, u.shape[1])
 
 
 TRAINING = Training(_models, _data)

@@ -241,9 +241,8 @@ def sampler(cfg: Settings):
         return fresh
 
     def block(key, step):  # the base key is made per call: this may run under a trace
-        return fresh(jax.random.fold_in(jax.random.key(cfg.data_seed), step // every))
+        return fresh(jax.random.fold_in(jax.random.key(cfg.data_seed), step // cfg.resample_every))
 
-    every = cfg.resample_every
     return StepSampler(block)
 
 
