@@ -7,6 +7,7 @@ pure second derivatives (see [`Jet`][jaxlab.pig.Jet]); batches of points go thro
 [`values`][jaxlab.pig.values] and [`jets`][jaxlab.pig.jets], which chunk over points.
 """
 
+import functools
 import math
 from typing import Literal
 
@@ -123,36 +124,140 @@ class GaussianEmbedding(eqx.Module):
         return Jet(value, grad * scale[:, None], diag * scale[:, None] ** 2, xi.names)
 
     def _diagonal_jet(self, xi):
-        r"""Diagonal precision $a = 1/\sigma^2$, written so that, batched over points,
-        every sum over Gaussians is a matrix product: with $S[c] = \sum_n G_{cn} c_{cn}$,
+        """One point's features, gradient and pure second derivatives in $\\xi$
+        (diagonal precision; see `_moment_coefficients`)."""
+        a = 1 / self.sigma**2
+        g = jnp.exp(-jnp.sum(a * (xi - self.mu) ** 2, axis=-1) / 2)  # (C, N)
+        moments = jnp.einsum("cn,cnj->cj", g, self._moment_coefficients(a))
+        value, grad, diag = self._from_moments(moments[None], xi[None])
+        return value[0], grad[0], diag[0]
+
+    def _moment_coefficients(self, a):
+        r"""Diagonal precision $a = 1/\sigma^2$: every derivative of the features is a
+        polynomial in $\xi$ over sums of the form $S[c] = \sum_n G_{cn} c_{cn}$,
 
         $$ \partial_i \mathrm{FE} = -\xi_i S[wa_i] + S[wa_i\mu_i], \quad
            \partial_{ii} \mathrm{FE} = \xi_i^2 S[wa_i^2] - 2\xi_i S[wa_i^2\mu_i]
-           + S[wa_i^2\mu_i^2] - S[wa_i]. $$
+           + S[wa_i^2\mu_i^2] - S[wa_i], $$
 
+        so that, over a batch of points, each is a matrix product with the coefficients
+        $K = w \otimes (1, a, a\mu, a^2, a^2\mu, a^2\mu^2)$, shape $(C, N, F(1 + 5d))$.
         The expanded squares lose a few digits to cancellation (about $10^{-5}$ relative
         in float32 at $\sigma = 0.1$ on a centred $[-1, 1]^d$ frame), for about half the
-        cost of the direct form in the backward pass. The exponent itself is direct,
-        $q = \sum_i a_i(\xi_i - \mu_i)^2 \ge 0$: expanded, it loses every digit once a
-        trained $\sigma$ shrinks towards 0, turns negative and overflows $G$."""
-        a = 1 / self.sigma**2
-        mu, w = self.mu, self.weight  # (C, N, d), (C, N, F)
-        g = jnp.exp(-jnp.sum(a * (xi - mu) ** 2, axis=-1) / 2)
+        cost of the direct form. The exponent itself is direct (see
+        [`gaussian_moments`][jaxlab.pig.gaussian_moments])."""
+        mu, w = self.mu, self.weight
         a2 = a**2
-        coef = jnp.concatenate([a, a * mu, a2, a2 * mu, a2 * mu**2], axis=-1)  # (C, N, 5d)
-        gw = g[..., None] * w
-        s0 = jnp.sum(gw, axis=1)
-        s = jnp.einsum("cnf,cnj->jcf", gw, coef)
-        d = xi.shape[0]
-        sa, sam, sa2, sa2m, sa2m2 = (s[i * d : (i + 1) * d] for i in range(5))  # (d, C, F)
-        x = xi[:, None, None]
+        coef = jnp.concatenate([jnp.ones_like(a[..., :1]), a, a * mu, a2, a2 * mu, a2 * mu**2], -1)
+        c, n, f = w.shape
+        return (w[..., :, None] * coef[..., None, :]).reshape(c, n, -1)
+
+    def _from_moments(self, moments, xi):
+        """(value `(P, k)`, gradient `(P, d, k)`, pure second derivatives `(P, d, k)`)
+        from the sums $S$ `(P, C, F (1 + 5d))` at the points $\\xi$ `(P, d)`."""
+        p, d = xi.shape
+        c, _, f = self.weight.shape
+        s = jnp.moveaxis(moments.reshape(p, c, f, 1 + 5 * d), -1, 1)  # (P, 1 + 5d, C, F)
+        sa, sam, sa2, sa2m, sa2m2 = (s[:, 1 + i * d : 1 + (i + 1) * d] for i in range(5))
+        x = xi[:, :, None, None]
         grad = sam - x * sa
         diag = x**2 * sa2 - 2 * x * sa2m + sa2m2 - sa
-        return s0.reshape(-1), grad.reshape(d, -1), diag.reshape(d, -1)
+        return s[:, 0].reshape(p, -1), grad.reshape(p, d, -1), diag.reshape(p, d, -1)
+
+    def batch(self, xi: Float[Array, "P d"], chunk: int) -> Float[Array, "P k"]:
+        """The features at many points (diagonal precision), `chunk` points at a time."""
+        a = 1 / self.sigma**2
+        c, n, f = self.weight.shape
+        return gaussian_moments(xi, self.mu, a, self.weight, chunk).reshape(-1, c * f)
+
+    def batch_jet(self, xi: Float[Array, "P d"], chunk: int):
+        """`(value, grad, diag)` of the features in $\\xi$ at many points (diagonal
+        precision), `chunk` points at a time: shapes `(P, k)`, `(P, d, k)`, `(P, d, k)`."""
+        a = 1 / self.sigma**2
+        moments = gaussian_moments(xi, self.mu, a, self._moment_coefficients(a), chunk)
+        return self._from_moments(moments, xi)
 
     def centres(self, scale: Array, shift: Array) -> Float[Array, "CN d"]:
         """The centres in physical coordinates ($x = (\\mu - \\text{shift})/\\text{scale}$)."""
         return ((self.mu - shift) / scale).reshape(-1, self.mu.shape[-1])
+
+
+def _gaussians(xi, mu, a):
+    """$G_{pcn} = \\exp(-\\tfrac12 \\sum_i a_{cni} (\\xi_{pi} - \\mu_{cni})^2)$, `(P, C, N)`."""
+    return jnp.exp(-jnp.sum(a * (xi[:, None, None, :] - mu) ** 2, axis=-1) / 2)
+
+
+def _in_chunks(x, chunk):
+    """`x` `(P, ...)` zero-padded to a multiple of `chunk` and split, `(P / chunk, chunk, ...)`."""
+    n = x.shape[0]
+    padded = -(-n // chunk) * chunk
+    x = jnp.pad(x, ((0, padded - n),) + ((0, 0),) * (x.ndim - 1))
+    return x.reshape(padded // chunk, chunk, *x.shape[1:])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def gaussian_moments(
+    xi: Float[Array, "P d"],
+    mu: Float[Array, "C N d"],
+    a: Float[Array, "C N d"],
+    coef: Float[Array, "C N J"],
+    chunk: int,
+) -> Float[Array, "P C J"]:
+    r"""$S_{pcj} = \sum_n G_{pcn} K_{cnj}$ with diagonal-precision Gaussians
+    $G_{pcn} = \exp(-\tfrac12 \sum_i a_{cni} (\xi_{pi} - \mu_{cni})^2)$, `chunk` points
+    at a time (memory: one chunk's $(P, C, N, d)$ arrays).
+
+    Its reverse-mode derivative is written out, so that every sum over points or
+    Gaussians is a matrix product: with $\bar q = -\tfrac12 G \odot (\bar S K^\top)$,
+
+    $$ \bar K = G^\top \bar S, \quad
+       \bar a_{cni} = \textstyle\sum_p \bar q_{pcn} (\xi_{pi} - \mu_{cni})^2, \quad
+       \bar\mu_{cni} = -2 a_{cni} \sum_p \bar q_{pcn} (\xi_{pi} - \mu_{cni}), $$
+
+    with the squares expanded (moments $\sum_p \bar q\, \xi^k$, $k = 0, 1, 2$), and the
+    backward pass recomputes $G$ chunk by chunk instead of storing it. Forward-mode
+    (`jax.jvp`) is not defined; differentiate one point's model call for that."""
+    n = xi.shape[0]
+    if chunk >= n:
+        return jnp.einsum("pcn,cnj->pcj", _gaussians(xi, mu, a), coef)
+    out = jax.lax.map(lambda x: jnp.einsum("pcn,cnj->pcj", _gaussians(x, mu, a), coef),
+                      _in_chunks(xi, chunk))  # fmt: skip
+    return out.reshape(-1, *out.shape[2:])[:n]
+
+
+def _moments_fwd(xi, mu, a, coef, chunk):
+    return gaussian_moments(xi, mu, a, coef, chunk), (xi, mu, a, coef)
+
+
+def _moments_bwd(chunk, residuals, s_bar):
+    xi, mu, a, coef = residuals
+    n, d = xi.shape
+
+    def one_chunk(sums, inputs):
+        x, s = inputs
+        g = _gaussians(x, mu, a)
+        q_bar = -0.5 * g * jnp.einsum("pcj,cnj->pcn", s, coef)
+        x_bar = 2 * (x * jnp.einsum("pcn,cni->pi", q_bar, a)
+                     - jnp.einsum("pcn,cni->pi", q_bar, a * mu))  # fmt: skip
+        new = (
+            jnp.einsum("pcn,pcj->cnj", g, s),
+            jnp.sum(q_bar, axis=0)[..., None],
+            jnp.einsum("pcn,pi->cni", q_bar, x),
+            jnp.einsum("pcn,pi->cni", q_bar, x**2),
+        )
+        return jax.tree.map(jnp.add, sums, new), x_bar
+
+    zero = jnp.zeros_like(mu)
+    sums = (jnp.zeros_like(coef), jnp.zeros_like(mu[..., :1]), zero, zero)
+    size = min(chunk, n)
+    sums, x_bar = jax.lax.scan(one_chunk, sums, (_in_chunks(xi, size), _in_chunks(s_bar, size)))
+    coef_bar, m0, m1, m2 = sums
+    a_bar = m2 - 2 * mu * m1 + mu**2 * m0
+    mu_bar = -2 * a * (m1 - mu * m0)
+    return x_bar.reshape(-1, d)[:n], mu_bar, a_bar, coef_bar
+
+
+gaussian_moments.defvjp(_moments_fwd, _moments_bwd)
 
 
 def _check_embedding(n_gaussians, channels, dim, sigma0, covariance):
@@ -225,6 +330,16 @@ class Field(eqx.Module):
         """About how many floats one point's evaluation holds (to size chunks)."""
         return 1024
 
+    def batch_values(self, points: Float[Array, "P d"], chunk: int | None = None) -> Array:
+        """$u$ at each point, `(P,)` (see [`values`][jaxlab.pig.values]); by default
+        the per-point call, vmapped in chunks."""
+        return _map_points(self, points, _chunk(self, points.shape[0], chunk))
+
+    def batch_jets(self, points: Float[Array, "P d"], chunk: int | None = None) -> Jet:
+        """The jet at each point (see [`jets`][jaxlab.pig.jets]); by default the
+        per-point `jet`, vmapped in chunks."""
+        return _map_points(self.jet, points, _chunk(self, points.shape[0], chunk))
+
 
 class PIG(Field):
     r"""Physics-Informed Gaussians: $u(x) = \mathrm{MLP}_\theta(\mathrm{FE}_\phi(\xi(x)))$
@@ -277,6 +392,25 @@ class PIG(Field):
 
     def jet(self, x) -> Jet:
         return self.mlp.jet(self.embedding.jet(self.coordinates(x))).scalar()
+
+    def batch_values(self, points, chunk=None):
+        if self.embedding.sigma is None:  # full covariance: per point
+            return super().batch_values(points, chunk)
+        xi = self.scale.read() * points + self.shift.read()
+        features = self.embedding.batch(xi, _chunk(self, points.shape[0], chunk))
+        return jax.vmap(self.mlp)(features)[:, 0]
+
+    def batch_jets(self, points, chunk=None):
+        """Diagonal precision: the Gaussian sums of all points at once as matrix
+        products ([`gaussian_moments`][jaxlab.pig.gaussian_moments]), then the MLP's jet
+        per point."""
+        if self.embedding.sigma is None:
+            return super().batch_jets(points, chunk)
+        scale = self.scale.read()
+        xi = scale * points + self.shift.read()
+        value, grad, diag = self.embedding.batch_jet(xi, _chunk(self, points.shape[0], chunk))
+        features = Jet(value, grad * scale[:, None], diag * scale[:, None] ** 2)
+        return jax.vmap(lambda jet: self.mlp.jet(jet).scalar())(features)
 
     def centres(self) -> Float[Array, "CN d"]:
         """Gaussian centres in the box's (physical) coordinates."""
@@ -340,7 +474,7 @@ class PINN(Field):
         return sum(widths) * (2 * self.scale.value.shape[0] + 1)
 
 
-_CHUNK_FLOATS = 2**21
+_CHUNK_FLOATS = 2**20
 
 
 def _chunk(model: Field, n_points: int, chunk: int | None) -> int:
@@ -359,12 +493,12 @@ def _map_points(fn, points, chunk: int):
 
 def values(model: Field, points: Float[Array, "P d"], chunk: int | None = None) -> Array:
     """$u$ at each point, `(P,)`, in chunks of `chunk` points (automatic if None: about
-    $2^{21}$ floats of point-by-Gaussian arrays per chunk)."""
-    return _map_points(model, points, _chunk(model, points.shape[0], chunk))
+    $2^{20}$ floats of point-by-Gaussian arrays per chunk)."""
+    return model.batch_values(points, chunk)
 
 
 def jets(model: Field, points: Float[Array, "P d"], chunk: int | None = None, names: str = ""):
     """The [`Jet`][jaxlab.pig.Jet] of $u$ at each point (fields with a leading `(P,)`
     axis), in chunks as in [`values`][jaxlab.pig.values]."""
-    out = _map_points(model.jet, points, _chunk(model, points.shape[0], chunk))
+    out = model.batch_jets(points, chunk)
     return Jet(out.value, out.grad, out.diag, names)
