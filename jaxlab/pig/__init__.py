@@ -16,6 +16,7 @@ from ._models import (
     PINN as PINN,
     Field as Field,
     GaussianEmbedding as GaussianEmbedding,
+    gaussian_moments as gaussian_moments,
     jets as jets,
     values as values,
 )
