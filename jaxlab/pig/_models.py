@@ -164,13 +164,12 @@ class GaussianEmbedding(eqx.Module):
         diag = x**2 * sa2 - 2 * x * sa2m + sa2m2 - sa
         return s[:, 0].reshape(p, -1), grad.reshape(p, d, -1), diag.reshape(p, d, -1)
 
-    def batch(self, xi: Float[Array, "P d"], chunk: int) -> Float[Array, "P k"]:
+    def batch_values(self, xi: Float[Array, "P d"], chunk: int) -> Float[Array, "P k"]:
         """The features at many points (diagonal precision), `chunk` points at a time."""
         a = 1 / self.sigma**2
-        c, n, f = self.weight.shape
-        return gaussian_moments(xi, self.mu, a, self.weight, chunk).reshape(-1, c * f)
+        return gaussian_moments(xi, self.mu, a, self.weight, chunk).reshape(xi.shape[0], -1)
 
-    def batch_jet(self, xi: Float[Array, "P d"], chunk: int):
+    def batch_jets(self, xi: Float[Array, "P d"], chunk: int):
         """`(value, grad, diag)` of the features in $\\xi$ at many points (diagonal
         precision), `chunk` points at a time: shapes `(P, k)`, `(P, d, k)`, `(P, d, k)`."""
         a = 1 / self.sigma**2
@@ -397,7 +396,7 @@ class PIG(Field):
         if self.embedding.sigma is None:  # full covariance: per point
             return super().batch_values(points, chunk)
         xi = self.scale.read() * points + self.shift.read()
-        features = self.embedding.batch(xi, _chunk(self, points.shape[0], chunk))
+        features = self.embedding.batch_values(xi, _chunk(self, points.shape[0], chunk))
         return jax.vmap(self.mlp)(features)[:, 0]
 
     def batch_jets(self, points, chunk=None):
@@ -408,7 +407,7 @@ class PIG(Field):
             return super().batch_jets(points, chunk)
         scale = self.scale.read()
         xi = scale * points + self.shift.read()
-        value, grad, diag = self.embedding.batch_jet(xi, _chunk(self, points.shape[0], chunk))
+        value, grad, diag = self.embedding.batch_jets(xi, _chunk(self, points.shape[0], chunk))
         features = Jet(value, grad * scale[:, None], diag * scale[:, None] ** 2)
         return jax.vmap(lambda jet: self.mlp.jet(jet).scalar())(features)
 
