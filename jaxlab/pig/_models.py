@@ -396,7 +396,8 @@ class PIG(Field):
         if self.embedding.sigma is None:  # full covariance: per point
             return super().batch_values(points, chunk)
         xi = self.scale.read() * points + self.shift.read()
-        features = self.embedding.batch_values(xi, _chunk(self, points.shape[0], chunk))
+        size = _chunk(self, points.shape[0], chunk, _MOMENT_CHUNK_FLOATS)
+        features = self.embedding.batch_values(xi, size)
         return jax.vmap(self.mlp)(features)[:, 0]
 
     def batch_jets(self, points, chunk=None):
@@ -407,7 +408,8 @@ class PIG(Field):
             return super().batch_jets(points, chunk)
         scale = self.scale.read()
         xi = scale * points + self.shift.read()
-        value, grad, diag = self.embedding.batch_jets(xi, _chunk(self, points.shape[0], chunk))
+        size = _chunk(self, points.shape[0], chunk, _MOMENT_CHUNK_FLOATS)
+        value, grad, diag = self.embedding.batch_jets(xi, size)
         features = Jet(value, grad * scale[:, None], diag * scale[:, None] ** 2)
         return jax.vmap(lambda jet: self.mlp.jet(jet).scalar())(features)
 
@@ -473,12 +475,13 @@ class PINN(Field):
         return sum(widths) * (2 * self.scale.value.shape[0] + 1)
 
 
-_CHUNK_FLOATS = 2**20
+_CHUNK_FLOATS = 2**21  # vmapped per-point calls
+_MOMENT_CHUNK_FLOATS = 2**20  # PIG's batched Gaussian sums (faster in smaller chunks)
 
 
-def _chunk(model: Field, n_points: int, chunk: int | None) -> int:
+def _chunk(model: Field, n_points: int, chunk: int | None, floats: int = _CHUNK_FLOATS) -> int:
     if chunk is None or chunk <= 0:
-        chunk = max(64, _CHUNK_FLOATS // max(1, model.cost_per_point()))
+        chunk = max(64, floats // max(1, model.cost_per_point()))
     return min(chunk, n_points)
 
 
@@ -492,7 +495,8 @@ def _map_points(fn, points, chunk: int):
 
 def values(model: Field, points: Float[Array, "P d"], chunk: int | None = None) -> Array:
     """$u$ at each point, `(P,)`, in chunks of `chunk` points (automatic if None: about
-    $2^{20}$ floats of point-by-Gaussian arrays per chunk)."""
+    $2^{20}$ floats of point-by-Gaussian arrays per chunk for PIG, $2^{21}$ for models
+    evaluated point by point)."""
     return model.batch_values(points, chunk)
 
 
