@@ -149,7 +149,7 @@ class GaussianEmbedding(eqx.Module):
         mu, w = self.mu, self.weight
         a2 = a**2
         coef = jnp.concatenate([jnp.ones_like(a[..., :1]), a, a * mu, a2, a2 * mu, a2 * mu**2], -1)
-        c, n, f = w.shape
+        c, n, _ = w.shape
         return (w[..., :, None] * coef[..., None, :]).reshape(c, n, -1)
 
     def _from_moments(self, moments, xi):
@@ -214,7 +214,9 @@ def gaussian_moments(
        \bar\mu_{cni} = -2 a_{cni} \sum_p \bar q_{pcn} (\xi_{pi} - \mu_{cni}), $$
 
     with the squares expanded (moments $\sum_p \bar q\, \xi^k$, $k = 0, 1, 2$), and the
-    backward pass recomputes $G$ chunk by chunk instead of storing it. Forward-mode
+    backward pass recomputes $G$ chunk by chunk instead of storing it. The exponent is
+    never expanded: $\sum_i a_i(\xi_i - \mu_i)^2 \ge 0$ expanded would lose every digit
+    once a trained $\sigma$ shrinks, turn negative and overflow $G$. Forward-mode
     (`jax.jvp`) is not defined; differentiate one point's model call for that."""
     n = xi.shape[0]
     if chunk >= n:
