@@ -218,6 +218,7 @@ def gaussian_moments(
     never expanded: $\sum_i a_i(\xi_i - \mu_i)^2 \ge 0$ expanded would lose every digit
     once a trained $\sigma$ shrinks, turn negative and overflow $G$. Forward-mode
     (`jax.jvp`) is not defined; differentiate one point's model call for that."""
+    require_integer(chunk, "chunk")
     n = xi.shape[0]
     if chunk >= n:
         return jnp.einsum("pcn,cnj->pcj", _gaussians(xi, mu, a), coef)

@@ -77,6 +77,14 @@ def test_batched_gradients_equal_per_point_autodiff(name, points):
     np.testing.assert_allclose(*by_points, atol=1e-4 * np.abs(by_points[1]).max())
 
 
+def test_gaussian_moments_reject_a_bad_chunk():
+    emb = pig.GaussianEmbedding(5, 2, 2, 0.3, key=KEY)
+    xi = jnp.zeros((4, 2))
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ConfigError, match="chunk"):
+            pig.gaussian_moments(xi, emb.mu, 1 / emb.sigma**2, emb.weight, bad)
+
+
 def test_embedding_is_the_sum_of_weighted_gaussians():
     emb = pig.GaussianEmbedding(5, 3, 2, 0.3, lower=-1, upper=1, key=KEY)
     x = jnp.array([0.2, -0.3])
