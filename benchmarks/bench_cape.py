@@ -14,7 +14,7 @@ Measurements (each prints its target and PASS/FAIL; the script exits 0 either wa
   and nu = 0.01 (201 frames), diffusion-reaction (nu = 0.5, rho = 1, 101 frames); compile
   timed separately (first call), then a second call timed; samples per second, and the
   seconds for 1,000 samples extrapolated linearly. Anchors (PDEBench's own JAX generator
-  on this kind of 2-core CPU, research/pdebench_generator_timing.md): advection 1,000
+  measured on this kind of 2-core CPU before jaxlab's generators existed): advection 1,000
   samples in 22.3 s; Burgers nu = 0.1 7.35 s per sample, nu = 0.01 0.61 s per sample.
   Targets: advection <= 22 s per 1,000; Burgers nu = 0.1 at least 10x faster.
   Accuracy: advection against the exact shift, Burgers against Cole-Hopf.

@@ -27,8 +27,8 @@
 # 3. trains a plain FNO and a CAPE-FNO side by side and compares them on seen and
 #    unseen $\beta$.
 #
-# Run as a script with `JAXLAB_EXAMPLE_QUICK=1 python examples/cape.py` (tiny sizes, a
-# few minutes on 2 CPU cores); figures go to `$JAXLAB_EXAMPLE_OUT`.
+# Run as a script with `JAXLAB_EXAMPLE_QUICK=1 python examples/cape.py` (smoke-test
+# sizes: every cell runs, nothing is learned); figures go to `$JAXLAB_EXAMPLE_OUT`.
 
 # %%
 import os
@@ -53,6 +53,7 @@ from jaxlab.cape.experiments import AdvectionConfig
 
 QUICK = os.environ.get("JAXLAB_EXAMPLE_QUICK") == "1"
 OUT = Path(os.environ.get("JAXLAB_EXAMPLE_OUT") or tempfile.mkdtemp())
+OUT.mkdir(parents=True, exist_ok=True)
 NX = 256 if QUICK else 1024
 
 # %% [markdown]
@@ -109,13 +110,13 @@ if QUICK:
     experiment_config = AdvectionConfig(
         train_params=(0.2, 0.4, 2.0),
         unseen_params=(1.0,),
-        train_samples=16,
-        val_samples=4,
-        test_samples=4,
+        train_samples=8,
+        val_samples=2,
+        test_samples=2,
         nx=256,
         space=2,
         time=20,
-        steps=60,
+        steps=6,
         batch_size=8,
         warmup_steps=5,
         width=8,

@@ -27,7 +27,8 @@
 #
 # Every model is called on one example; batches and seeds come from `jax.vmap` and
 # `jaxlab.fit`. Run it as a script with `JAXLAB_EXAMPLE_QUICK=1 python examples/nde.py`
-# (small sizes); figures go to `$JAXLAB_EXAMPLE_OUT` (a temporary folder by default).
+# (smoke-test sizes: every cell runs, the models learn little); figures go to
+# `$JAXLAB_EXAMPLE_OUT` (a temporary folder by default).
 
 # %%
 import dataclasses
@@ -58,7 +59,7 @@ OUT = Path(os.environ.get("JAXLAB_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="jaxl
 OUT.mkdir(parents=True, exist_ok=True)
 
 if QUICK:
-    ode_steps, cde_steps, seeds = 150, 40, 3
+    ode_steps, cde_steps, seeds = 20, 5, 2
 else:
     ode_steps, cde_steps, seeds = 1500, 300, 8
 print(f"ODE steps {ode_steps}, CDE steps {cde_steps}, {seeds} seeds; figures in {OUT}")
@@ -273,7 +274,7 @@ def spiral_batch(n: int, seed: int):
     return times, values, jnp.asarray(labels)
 
 
-n_cde = 128 if QUICK else 512  # series in each of the training and test sets
+n_cde = 32 if QUICK else 512  # series in each of the training and test sets
 train_series = spiral_batch(n_cde, seed=1)
 test_series = spiral_batch(n_cde, seed=2)
 times, values = nde.pad_series(*train_series[:2])  # NaN-padded at the end
@@ -492,8 +493,8 @@ assert error < 1e-3
 
 # %%
 experiment = jaxlab.get_experiment("nde.deq_digits")
-if QUICK:  # the --quick config (hidden 32), with 100 Adam steps instead of 200
-    config = dataclasses.replace(experiment.config.quick(), steps=100)
+if QUICK:  # the --quick config (hidden 32), with 5 Adam steps instead of 200
+    config = dataclasses.replace(experiment.config.quick(), steps=5)
 else:  # the full experiment: hidden 64, 1500 steps
     config = experiment.config()
 metrics, folder = jaxlab.run_experiment(

@@ -22,7 +22,7 @@
 #
 # This notebook (1) looks at the kernel for several $D$, (2) trains one model per $D$
 # side by side on two moons with `jaxlab.run_experiment`, and (3) samples from them.
-# Run it as a script with `JAXLAB_EXAMPLE_QUICK=1 python examples/pfgmpp.py` (small
+# Run it as a script with `JAXLAB_EXAMPLE_QUICK=1 python examples/pfgmpp.py` (smoke-test
 # sizes); figures go to `$JAXLAB_EXAMPLE_OUT` (a temporary folder by default).
 
 # %%
@@ -72,7 +72,7 @@ def show(fig, name: str) -> None:
 # function draws for every D, `inf` included.
 
 # %%
-N, sigma, n_draws = 64, 1.0, 4000 if QUICK else 20000
+N, sigma, n_draws = 64, 1.0, 1000 if QUICK else 20000
 Ds = jnp.array([3.0, 8.0, 64.0, 1024.0, jnp.inf])
 
 
@@ -107,7 +107,7 @@ show(fig, "kernel_radius.png")
 # %%
 config = experiments.ToyConfig.quick() if QUICK else experiments.ToyConfig()
 if QUICK:
-    config = dataclasses.replace(config, Ds=(1.0, 10.0, float("inf")), steps=200, n_samples=300)
+    config = dataclasses.replace(config, Ds=(10.0, float("inf")), steps=20, n_samples=100)
 # The registered experiment, as `jaxlab.get_experiment("pfgmpp.toy")` returns it.
 metrics, folder = jaxlab.run_experiment(
     experiments.TOY_EXPERIMENT, config, seeds=2, out_dir=OUT / "toy", overwrite=True, progress=False
@@ -138,7 +138,7 @@ show(fig, "toy_samples.png")
 # with `jaxlab.fit` and sample it, counting network evaluations.
 
 # %%
-D, steps = 10.0, 200 if QUICK else 3000
+D, steps = 10.0, 20 if QUICK else 3000
 out = jaxlab.fit(
     lambda model, batch, key: pfgmpp.pfgmpp_loss(model, batch, key, D),
     lambda key: pfgmpp.MLP(2, key=key, width=64, depth=2),

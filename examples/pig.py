@@ -22,7 +22,7 @@
 # checks the derivatives jaxlab computes against plain autodiff, and runs the registered
 # Helmholtz experiment.
 #
-# Run it as a script with `JAXLAB_EXAMPLE_QUICK=1 python examples/pig.py` (small sizes);
+# Run it as a script with `JAXLAB_EXAMPLE_QUICK=1 python examples/pig.py` (smoke-test sizes);
 # figures go to `$JAXLAB_EXAMPLE_OUT` (a temporary folder by default).
 
 # %%
@@ -48,6 +48,7 @@ from jaxlab import pig
 
 QUICK = os.environ.get("JAXLAB_EXAMPLE_QUICK") == "1"
 OUT = Path(os.environ.get("JAXLAB_EXAMPLE_OUT") or tempfile.mkdtemp())
+OUT.mkdir(parents=True, exist_ok=True)
 
 # %% [markdown]
 # ## Pose a problem: Poisson on the unit square
@@ -72,7 +73,7 @@ poisson = pig.Problem(
 
 settings = pig.Settings(
     model="both",
-    steps=150 if QUICK else 2000,
+    steps=30 if QUICK else 2000,
     n_gaussians=50 if QUICK else 200,
     sigma0=0.2,
     collocation=256 if QUICK else 2048,

@@ -33,6 +33,15 @@ def require_integer(value: Any, field: str, minimum: int = 1) -> None:
     require(ok, field, allowed, value)
 
 
+def import_extra(module: str, user: str, package: str, extra: str = "data") -> types.ModuleType:
+    """`module`, imported; if it is missing, the one-line [`ConfigError`][jaxlab.ConfigError]
+    `'user: needs package: pip install "jaxlab[extra]"'` (the same hint everywhere)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f'{user}: needs {package}: pip install "jaxlab[{extra}]"') from None
+
+
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """A registered reproduction.

@@ -10,6 +10,23 @@ import dataclasses
 import os
 import socket
 import subprocess
+from pathlib import Path
+
+
+# One persistent compilation cache for the whole test session: both xdist workers and every
+# process a test starts (examples, the command, distributed runs) read and write it, so a
+# second `pytest` on the same machine loads its programs instead of compiling them. Set
+# before JAX is imported (subprocesses read the variables); `jax.config` below covers a JAX
+# imported earlier by a plugin. `JAXLAB_TEST_COMPILE_CACHE=""` turns it off. Programs that
+# hold host callbacks are never cached (JAX refuses them). No size bound: JAX's eviction
+# lists the whole folder at every write. A read that races a write is a warning and a compile.
+COMPILE_CACHE = os.environ.setdefault(
+    "JAXLAB_TEST_COMPILE_CACHE", str(Path(__file__).parents[1] / ".cache" / "jax-tests")
+)
+if COMPILE_CACHE:
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", COMPILE_CACHE)
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +39,18 @@ import jaxlab
 # The suite runs in two worker processes (pytest-xdist, `-n 2` in pyproject.toml): on a GPU
 # they share its memory, so neither may take most of it up front.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+if COMPILE_CACHE:
+    environ = os.environ
+    jax.config.update("jax_compilation_cache_dir", environ["JAX_COMPILATION_CACHE_DIR"])
+    jax.config.update(
+        "jax_persistent_cache_min_compile_time_secs",
+        float(environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+    )
+    jax.config.update(
+        "jax_persistent_cache_min_entry_size_bytes",
+        int(environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"]),
+    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -11,7 +11,7 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from .._experiment import ConfigError, require, require_integer
+from .._experiment import import_extra, require, require_integer
 from .._side_by_side import ModelSpec, Training
 from .._train import sampler
 from ._deq import DEQ_SOLVERS, DEQClassifier
@@ -89,22 +89,17 @@ class DEQDigitsConfig:
 def _digits(test_fraction: float, validation_fraction: float, data_seed: int):
     """`(x, y)` of the train, validation and test sets as numpy arrays: a stratified
     train/test split, then a stratified validation split of the training part."""
-    try:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-    except ImportError:
-        raise ConfigError(
-            'nde.deq_digits: needs scikit-learn: pip install "jaxlab[data]"'
-        ) from None
+    load_digits = import_extra("sklearn.datasets", "nde.deq_digits", "scikit-learn").load_digits
+    split = import_extra("sklearn.model_selection", "nde.deq_digits", "scikit-learn")
     x, y = load_digits(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(
+    x_train, x_test, y_train, y_test = split.train_test_split(
         (x / 16.0).astype(np.float32),
         y.astype(np.int32),
         test_size=test_fraction,
         stratify=y,
         random_state=data_seed,
     )
-    x_train, x_val, y_train, y_val = train_test_split(
+    x_train, x_val, y_train, y_val = split.train_test_split(
         x_train, y_train, test_size=validation_fraction, stratify=y_train, random_state=data_seed
     )
     return (x_train, y_train), (x_val, y_val), (x_test, y_test)

@@ -9,7 +9,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from .._experiment import ConfigError, require, require_integer
+from .._experiment import import_extra, require, require_integer
 from ._cde import INTERPOLATIONS, pad_series
 from ._classify import (
     MODELS,
@@ -95,13 +95,8 @@ def _held_out(fraction: float) -> int:
 
 @functools.cache
 def _load(split: str):
-    try:
-        from aeon.datasets import load_classification
-    except ImportError:
-        raise ConfigError(
-            'nde.vowels: needs the aeon package: pip install "jaxlab[data]"'
-        ) from None
-    series, labels = load_classification("JapaneseVowels", split=split)
+    datasets = import_extra("aeon.datasets", "nde.vowels", "aeon")
+    series, labels = datasets.load_classification("JapaneseVowels", split=split)
     return [np.asarray(x, float).T for x in series], np.asarray(labels).astype(int) - 1
 
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._experiment import require
+from .._experiment import import_extra, require
 
 
 TOYS = ("moons", "eight_gaussians")
@@ -48,9 +48,8 @@ def digits(test_fraction: float = 1 / 3, split_seed: int = 0):
     """scikit-learn's 8x8 digits (1797 images, bundled with the package) scaled from
     0..16 to [-1, 1], as `(x_train, y_train, x_test, y_test)` NumPy arrays, images of
     shape `(1, 8, 8)`, split once by a fixed permutation."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
+    datasets = import_extra("sklearn.datasets", "pfgmpp.digits", "scikit-learn")
+    data = datasets.load_digits()
     x = (data.data.astype(np.float32) / 8.0 - 1.0).reshape(-1, 1, 8, 8)
     y = data.target.astype(np.int32)
     order = np.random.default_rng(split_seed).permutation(len(x))

@@ -55,15 +55,22 @@ def test_faithful_norm_fixes_the_resolution_and_the_default_does_not():
     assert faithful.norm_weight.shape == (32,)
 
 
+@eqx.filter_jit
+def step_and_gradient(model, u, p):
+    """The vmapped step `(next, guess)` and the gradient of the next frames' sum of
+    squares, as one program."""
+    loss = lambda m: (jnp.sum(jax.vmap(m)(u, p)[0] ** 2), jax.vmap(m)(u, p))
+    return eqx.filter_grad(loss, has_aux=True)(model)[::-1]
+
+
 def test_surrogates_share_one_interface_and_survive_jit_vmap_grad():
     u = jax.random.normal(KEY, (5, 1, 32))
     p = jnp.full((5, 1), 0.4)
     for kind in ("fno", "fno_cond", "cape_fno", "unet", "unet_cond", "cape_unet"):
         model = cape.build_surrogate(kind, key=KEY, **SMALL)
-        nxt, guess = eqx.filter_jit(lambda m, u, p: jax.vmap(m)(u, p))(model, u, p)
+        (nxt, guess), grads = step_and_gradient(model, u, p)
         assert nxt.shape == (5, 1, 32)
         assert (guess is None) == (not kind.startswith("cape"))
-        grads = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(jax.vmap(m)(u, p)[0] ** 2)))(model)
         assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
     cond = cape.build_surrogate("fno_cond", key=KEY, **SMALL)
     # The conditioned model reads the parameter; the plain one cannot.

@@ -237,6 +237,7 @@ def test_split_is_stratified_disjoint_and_fixed_by_the_data_seed():
     assert sum(map(len, images)) == 1797 == len(set.union(*images))
 
 
+@pytest.mark.claims
 def test_deq_digits_quick_run(tmp_path):
     jaxlab.register(EXPERIMENT)
     metrics, out_dir = jaxlab.run_experiment(

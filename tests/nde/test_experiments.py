@@ -20,6 +20,7 @@ def oscillator(tmp_path_factory):
     return metrics["summary"], out_dir
 
 
+@pytest.mark.claims
 def test_oscillator_hybrid_recovers_omega_and_beats_the_neural_ode(oscillator):
     """The headline at quick size: the hybrid's omega within 5% (measured: at most 3% over
     8 seeds), and its test error below the neural ODE's (about 10x below) for every seed."""
@@ -31,6 +32,7 @@ def test_oscillator_hybrid_recovers_omega_and_beats_the_neural_ode(oscillator):
     assert np.all(hybrid < neural)
 
 
+@pytest.mark.claims
 def test_oscillator_writes_its_curves_and_figure(oscillator):
     summary, out_dir = oscillator
     assert summary["hybrid/params"]["mean"] == 43  # omega, and the 2-8-2 correction
@@ -52,10 +54,26 @@ def test_oscillator_config_rejects_bad_values(field, value):
         OscillatorConfig(**{field: value})
 
 
-def test_spirals_neural_cde_classifies_irregular_series(tmp_path):
-    from jaxlab.nde._spirals import EXPERIMENT, SpiralsConfig, spiral_data
+def test_tiny_oscillator_run_writes_every_key_and_figure(tmp_path):
+    """The package's tiny end-to-end run: every key, curve and figure of a results folder."""
+    config = OscillatorConfig(trajectories=4, times=8, width=8, depth=1, steps=3)
+    metrics, out_dir = jaxlab.run_experiment(
+        oscillator_experiment, config, seeds=2, out_dir=tmp_path / "run", progress=False
+    )
+    summary = metrics["summary"]
+    for name in ("neural", "hybrid"):
+        for key in ("test_mse", "params"):
+            entry = summary[f"{name}/{key}"]
+            assert len(entry["per_seed"]) == 2 and entry["diverged"] == [], (name, key)
+        assert np.asarray(np.load(out_dir / "history.npz")[f"{name}/train_mse"]).shape == (2, 3)
+    assert summary["hybrid/params"]["mean"] == 43  # omega, and the 2-8-2 correction
+    assert (out_dir / "figures" / "trajectories.png").is_file()
 
-    config = SpiralsConfig(train=64, validation=64, test=64, steps=30, batch_size=16)
+
+def test_spirals_are_irregular_and_the_splits_disjoint():
+    from jaxlab.nde._spirals import SpiralsConfig, spiral_data
+
+    config = SpiralsConfig(train=64, validation=64, test=64)
     train, validation, test = spiral_data(config)
     times, values, labels = train
     assert times.shape == (64, 70) and values.shape == (64, 70, 2)
@@ -64,6 +82,13 @@ def test_spirals_neural_cde_classifies_irregular_series(tmp_path):
     # The three sets are drawn from different keys: no series is in two of them.
     series = [{np.asarray(v).tobytes() for v in split[1]} for split in (train, validation, test)]
     assert len(set.union(*series)) == 3 * 64
+
+
+@pytest.mark.claims
+def test_spirals_neural_cde_classifies_irregular_series(tmp_path):
+    from jaxlab.nde._spirals import EXPERIMENT, SpiralsConfig
+
+    config = SpiralsConfig(train=64, validation=64, test=64, steps=30, batch_size=16)
     metrics, out_dir = jaxlab.run_experiment(
         EXPERIMENT, config, seeds=2, out_dir=tmp_path / "run", progress=False
     )
@@ -94,6 +119,7 @@ def test_vowels_validation_split_is_stratified_and_disjoint():
 
 
 @pytest.mark.parametrize("model, chance_multiple", [("cde", 5), ("gru", 4)])
+@pytest.mark.claims
 def test_vowels_cde_and_gru_baseline_on_the_real_data(tmp_path, model, chance_multiple):
     """Both classifiers learn the 9 speakers well above chance (1/9) at a small size;
     measured (1 seed): test accuracy 0.89 (CDE, 40 steps), 0.82 (GRU, 60 steps)."""

@@ -452,6 +452,7 @@ def quick_run(tmp_path_factory):
     return metrics["summary"], out_dir
 
 
+@pytest.mark.claims
 def test_latent_sde_learns_the_ou_marginals(quick_run):
     """At quick size (400 steps, 256 paths at 16 times) the marginal mean is within 10%
     and the standard deviation within 30% (measured over 4 seeds: mean errors 0.02-0.08,
@@ -462,6 +463,7 @@ def test_latent_sde_learns_the_ou_marginals(quick_run):
         assert max(summary[f"latent_sde/{metric}"]["per_seed"]) < bound, metric
 
 
+@pytest.mark.claims
 def test_ou_experiment_writes_its_curves_and_figure(quick_run):
     summary, out_dir = quick_run
     cfg = OUConfig.quick()

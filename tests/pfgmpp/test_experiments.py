@@ -24,6 +24,7 @@ def toy(tmp_path_factory):
     return metrics["summary"], out, experiment
 
 
+@pytest.mark.claims
 def test_toy_keys_figures_and_target(toy):
     summary, out, _ = toy
     for D in E.ToyConfig().Ds:

@@ -20,19 +20,26 @@ def test_conv_matches_equinox():
         np.testing.assert_allclose(ours(x), ref(x), atol=1e-5)
 
 
+@eqx.filter_jit
+def outputs_and_gradient(net, x, c):
+    """The batched outputs and the gradient of their sum of squares, one program."""
+    loss = lambda m: (jnp.sum(jax.vmap(m)(x, c) ** 2), jax.vmap(m)(x, c))
+    return eqx.filter_grad(loss, has_aux=True)(net)[::-1]
+
+
 def test_networks_shapes_and_transforms():
     unet = pfgmpp.UNet(1, key=jax.random.key(0), width=8)
     mlp = pfgmpp.MLP(64, key=jax.random.key(1), width=32, depth=2)
     x = jax.random.normal(jax.random.key(2), (4, 1, 8, 8))
     c = jnp.linspace(-1.5, 1.0, 4)
     for net in (unet, mlp):
-        out = eqx.filter_jit(jax.vmap(net))(x, c)
-        assert out.shape == x.shape and np.all(np.isfinite(out))
-        grads = eqx.filter_grad(lambda m: jnp.sum(jax.vmap(m)(x, c) ** 2))(net)
+        # The same image at two noise levels (first and last) gives different outputs.
+        same = jnp.concatenate([x[:1], x[:1]])
+        out, grads = outputs_and_gradient(net, jnp.concatenate([x, same]), jnp.append(c, c[::3]))
+        assert out.shape == (6, *x.shape[1:]) and np.all(np.isfinite(out))
         leaves = jax.tree.leaves(grads)
         assert leaves and all(np.all(np.isfinite(g)) for g in leaves)
-        # The noise level changes the output.
-        assert not np.allclose(net(x[0], c[0]), net(x[0], c[-1]))
+        assert not np.allclose(out[4], out[5])
         # The Fourier frequencies are settings, never trained.
         params, _, _ = jaxlab.split_model(net)
         assert params.embed.frequencies is None

@@ -25,17 +25,20 @@ def mean(summary, key):
     return summary[key]["mean"]
 
 
+@pytest.mark.claims
 def test_exact_parameterization_is_linear(overparam):
     for name in ("symmetric_exact", "asymmetric_exact"):
         assert mean(overparam, f"{name}/final_error") < 1e-12
         assert mean(overparam, f"{name}/rate") < -0.02
 
 
+@pytest.mark.claims
 def test_symmetric_overparameterization_is_one_over_t_squared(overparam):
     assert -2.3 < mean(overparam, "symmetric_over/loglog_slope") < -1.5
     assert mean(overparam, "symmetric_over/final_error") > 1e-6  # far from linear convergence
 
 
+@pytest.mark.claims
 def test_asymmetric_rate_scales_like_alpha_squared_and_onestep_removes_it(overparam):
     # Every alpha is fitted on the same error band (1e-3 to 1e-6), which each crosses.
     exponents = np.array(overparam["asymmetric_over/alpha_exponent"]["per_seed"])
@@ -51,6 +54,7 @@ def test_asymmetric_rate_scales_like_alpha_squared_and_onestep_removes_it(overpa
     )
 
 
+@pytest.mark.claims
 def test_precgd_is_linear_and_alpha_free_when_over_parameterized(overparam):
     for problem in ("symmetric_over", "asymmetric_over"):
         for a in (0.4, 0.2):
@@ -60,6 +64,7 @@ def test_precgd_is_linear_and_alpha_free_when_over_parameterized(overparam):
         assert np.all(np.abs(exponents) < 0.4), exponents
 
 
+@pytest.mark.claims
 def test_scaledgd_with_damping_at_sigma_r_stalls_at_these_alphas(overparam):
     # What docs/sensing.md reports: with lambda = sigma_r(M*) and alpha >= 0.2, the
     # directions M* does not need shrink sublinearly under ScaledGD(lambda) (their
@@ -69,6 +74,7 @@ def test_scaledgd_with_damping_at_sigma_r_stalls_at_these_alphas(overparam):
         assert entry["min"] > 1e-5, entry
 
 
+@pytest.mark.claims
 def test_robust_subgradient_beats_l2_under_outliers(tmp_path):
     metrics, _ = jaxlab.run_experiment(
         "sensing.robust",
