@@ -131,7 +131,7 @@ def bench_models(batch=50):
             "compile_s": compile_s,
             "train_trajectories_per_s": reps * batch / wall,
             "train_cpu_s_per_step": cpu / reps,
-            "inference_ms_per_rollout": cape_experiments.inference_ms(config, name),
+            "inference_ms_per_rollout": cape_experiments.inference_ms(config, name, 5),
         }
         print(json.dumps(row), flush=True)
         rows.append(row)

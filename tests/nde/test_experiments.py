@@ -54,22 +54,6 @@ def test_oscillator_config_rejects_bad_values(field, value):
         OscillatorConfig(**{field: value})
 
 
-def test_tiny_oscillator_run_writes_every_key_and_figure(tmp_path):
-    """The package's tiny end-to-end run: every key, curve and figure of a results folder."""
-    config = OscillatorConfig(trajectories=4, times=8, width=8, depth=1, steps=3)
-    metrics, out_dir = jaxlab.run_experiment(
-        oscillator_experiment, config, seeds=2, out_dir=tmp_path / "run", progress=False
-    )
-    summary = metrics["summary"]
-    for name in ("neural", "hybrid"):
-        for key in ("test_mse", "params"):
-            entry = summary[f"{name}/{key}"]
-            assert len(entry["per_seed"]) == 2 and entry["diverged"] == [], (name, key)
-        assert np.asarray(np.load(out_dir / "history.npz")[f"{name}/train_mse"]).shape == (2, 3)
-    assert summary["hybrid/params"]["mean"] == 43  # omega, and the 2-8-2 correction
-    assert (out_dir / "figures" / "trajectories.png").is_file()
-
-
 def test_spirals_are_irregular_and_the_splits_disjoint():
     from jaxlab.nde._spirals import SpiralsConfig, spiral_data
 

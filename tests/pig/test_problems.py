@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +18,21 @@ def _exact_jet(problem, x):
     return pig.Jet(u(x), jax.grad(u)(x), jnp.diag(jax.hessian(u)(x)), problem.box.names)
 
 
+@eqx.filter_jit
+def exact_residuals(problem, interior, condition_points):
+    """The PDE residual of the exact solution at `interior` points (and a scale for it),
+    and each condition's residual at its points, as one program."""
+    exact_jets = jax.vmap(lambda p: _exact_jet(problem, p))
+    jets = exact_jets(interior)
+    residual = jax.vmap(problem.residual)(interior, jets)
+    scale = jnp.max(jnp.abs(jets.diag)) + jnp.max(jnp.abs(jets.grad)) + 1
+    conditions = [
+        jax.vmap(cond.residual)(pts, exact_jets(pts))
+        for cond, pts in zip(problem.conditions, condition_points)
+    ]
+    return residual, scale, conditions
+
+
 @pytest.mark.parametrize(
     "problem",
     [pig.helmholtz(), pig.helmholtz(10.0, 10.0), pig.klein_gordon(), pig.flow_mixing()],
@@ -24,13 +40,10 @@ def _exact_jet(problem, x):
 )
 def test_exact_solutions_satisfy_their_residuals(problem):
     x = problem.box.uniform(jax.random.key(0), 256)
-    jets = jax.vmap(lambda p: _exact_jet(problem, p))(x)
-    residual = jax.vmap(problem.residual)(x, jets)
-    scale = jnp.max(jnp.abs(jets.diag)) + jnp.max(jnp.abs(jets.grad)) + 1
-    assert jnp.max(jnp.abs(residual)) < 1e-5 * scale
     batch = pig.sample(problem, jax.random.key(1), 64)
-    for cond, pts in zip(problem.conditions, batch["conditions"]):
-        r = jax.vmap(cond.residual)(pts, jax.vmap(lambda p: _exact_jet(problem, p))(pts))
+    residual, scale, conditions = exact_residuals(problem, x, batch["conditions"])
+    assert jnp.max(jnp.abs(residual)) < 1e-5 * scale
+    for r in conditions:
         assert jnp.max(jnp.abs(r)) < 1e-5
 
 
