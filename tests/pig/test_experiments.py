@@ -94,6 +94,9 @@ def test_quick_runs_report_their_references(quick_runs, name):
         assert (out / "figures" / figure).exists()
     history = np.load(out / "history.npz")
     if name == "pig.allen_cahn":  # causal by default: the last chunk's weight, per step
-        assert np.all((history["pig/causal_weight"] > 0) & (history["pig/causal_weight"] <= 1))
+        weight = history["pig/causal_weight"]
+        # exp(-tol * earlier chunks' loss): 0 (float32 underflow) while the earlier chunks
+        # are unfitted, and back up once they are.
+        assert np.all((weight >= 0) & (weight <= 1)) and np.all(weight[:, -1] > 0)
     else:
         assert "pig/causal_weight" not in history
