@@ -83,6 +83,24 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.path.name != "test_examples.py")
 
 
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """`run(name, seeds=1) -> (summary, folder)`: `jaxlab run NAME --quick --seeds SEEDS`,
+    run once per session (per worker) and shared by every test that needs it."""
+    runs = {}
+
+    def run(name: str, seeds: int = 1):
+        if (name, seeds) not in runs:
+            out = tmp_path_factory.mktemp(name) / "run"
+            metrics, _ = jaxlab.run_experiment(
+                name, seeds=seeds, quick=True, out_dir=out, progress=False
+            )
+            runs[name, seeds] = metrics["summary"], out
+        return runs[name, seeds]
+
+    return run
+
+
 @pytest.fixture
 def x64():
     """float64 for the duration of one test."""

@@ -88,6 +88,7 @@ def test_tiny_advection_run_writes_every_key_and_figure(tmp_path):
         (dict(warmup_steps=10), "warmup_steps"),
         (dict(cfl=0.8), "cfl"),
         (dict(train_params=(0.0,)), "train_params"),
+        (dict(inference_repeats=-1), "inference_repeats"),
     ],
 )
 def test_bad_settings_are_one_line_errors(change, field):
@@ -122,23 +123,6 @@ def test_diffusion_reaction_split_and_two_parameter_models():
         dataclasses.replace(config, unseen_params=(1.0, 2.0, 3.0))
 
 
-@pytest.fixture(scope="session")
-def quick_summary(tmp_path_factory):
-    """`summary(name, seeds)`: `jaxlab run NAME --quick --seeds SEEDS`, run once per session."""
-    runs = {}
-
-    def summary(name, seeds):
-        if (name, seeds) not in runs:
-            out = tmp_path_factory.mktemp(name) / "run"
-            metrics, _ = jaxlab.run_experiment(
-                name, seeds=seeds, quick=True, out_dir=out, progress=False
-            )
-            runs[name, seeds] = metrics["summary"]
-        return runs[name, seeds]
-
-    return summary
-
-
 def unseen(summary, model):
     entry = summary[f"{model}/unseen_nrmse"]
     assert entry["diverged"] == [], model
@@ -146,11 +130,11 @@ def unseen(summary, model):
 
 
 @pytest.mark.claims
-def test_quick_advection_cape_extrapolates_better_than_parameter_channels(quick_summary):
+def test_quick_advection_cape_extrapolates_better_than_parameter_channels(quick_run):
     """docs/cape.md, advection at quick size (seed 0 of the 4 there): CAPE-FNO's unseen
     nRMSE is below the FNO with parameter channels (which extrapolates worst in every
     seed) and below CAPE-FNO trained without the curriculum (near 1 in every seed)."""
-    summary = quick_summary("cape.advection", 1)
+    summary, _ = quick_run("cape.advection")
     for model in AdvectionConfig.quick().models:  # the report times one rollout per model
         assert summary[f"{model}/inference_ms"]["mean"] > 0
     cape = unseen(summary, "cape_fno")
@@ -160,11 +144,11 @@ def test_quick_advection_cape_extrapolates_better_than_parameter_channels(quick_
 
 
 @pytest.mark.claims
-def test_quick_burgers_cape_is_20_percent_below_the_fno_on_the_mean(quick_summary):
+def test_quick_burgers_cape_is_20_percent_below_the_fno_on_the_mean(quick_run):
     """docs/cape.md, Burgers at quick size, 2 seeds: CAPE-FNO's mean unseen nRMSE is at
     least 20% below the FNO's (measured 23.5%) and below `fno_cond` (met on the mean only:
     seed 1 alone is 5% below)."""
-    summary = quick_summary("cape.burgers", 2)
+    summary, _ = quick_run("cape.burgers", seeds=2)
     cape = unseen(summary, "cape_fno").mean()
     assert cape <= 0.8 * unseen(summary, "fno").mean()
     assert cape < unseen(summary, "fno_cond").mean()

@@ -37,24 +37,6 @@ def test_tiny_run_reports_every_key_and_figure(tmp_path):
     assert history["pig/rel_l2"].shape == (2, 4)
 
 
-@pytest.fixture(scope="session")
-def quick_runs(tmp_path_factory):
-    """`run(name)`: the summary and folder of `jaxlab run NAME --quick --seeds 1`, run once
-    per session and shared by every test of that experiment."""
-    runs = {}
-
-    def run(name):
-        if name not in runs:
-            out = tmp_path_factory.mktemp(name) / "run"
-            metrics, _ = jaxlab.run_experiment(
-                name, seeds=1, quick=True, out_dir=out, progress=False
-            )
-            runs[name] = metrics["summary"], out
-        return runs[name]
-
-    return run
-
-
 def final(summary, model):
     entry = summary[f"{model}/final_rel_l2"]
     assert entry["diverged"] == [], model
@@ -72,10 +54,10 @@ def test_unknown_model_name_is_a_one_line_error():
     [("pig.helmholtz", 1e-2), ("pig.klein_gordon", 5e-2), ("pig.nonlinear_diffusion", 3e-2),
      ("pig.flow_mixing", None), ("pig.allen_cahn", None)],
 )  # fmt: skip
-def test_quick_pig_beats_the_pinn(quick_runs, name, bound):
+def test_quick_pig_beats_the_pinn(quick_run, name, bound):
     """docs/pig.md's quick table: PIG's final error below the PINN's on every problem, and
     within the quick target where one is set (flow mixing's 2e-2 is not met: 2.57e-2)."""
-    summary, _ = quick_runs(name)
+    summary, _ = quick_run(name)
     assert final(summary, "pig") < final(summary, "pinn")
     if bound is not None:
         assert final(summary, "pig") <= bound
@@ -83,10 +65,10 @@ def test_quick_pig_beats_the_pinn(quick_runs, name, bound):
 
 @pytest.mark.claims
 @pytest.mark.parametrize("name", ["pig.nonlinear_diffusion", "pig.allen_cahn"])
-def test_quick_runs_report_their_references(quick_runs, name):
+def test_quick_run_report_their_references(quick_run, name):
     """The experiments with numerical reference solutions (method of lines, spectral)
     report every model's errors against them, and Allen-Cahn its causal weights."""
-    summary, out = quick_runs(name)
+    summary, out = quick_run(name)
     for model in ("pig", "pinn"):
         assert 0 < final(summary, model) < 10
         assert summary[f"{model}/best_rel_l2"]["mean"] > 0
