@@ -65,6 +65,12 @@ class Experiment:
       `results`, the history concatenated along its step axis.
     - `history`: optional `history(config, results) -> dict[str, array (seeds, T)]`:
       per-seed curves saved to `history.npz`.
+    - `data`: optional `data(config) -> pytree of arrays`, host side: the experiment's data
+      (training set, reference solutions, test sets). The sweep calls it once, checks it
+      is finite, places it on every device and passes it to the compiled programs as a
+      last argument, never as a constant: `run(config, key, data)`,
+      `init(config, key, data)`, `advance(config, state, n_steps, data)`,
+      `finish(config, state, data)`.
     """
 
     name: str
@@ -76,6 +82,7 @@ class Experiment:
     advance: Callable[..., Any] | None = None
     finish: Callable[..., Any] | None = None
     history: Callable[[Any, Any], Mapping[str, Any]] | None = None
+    data: Callable[[Any], Any] | None = None
 
     def __post_init__(self):
         parts = (self.init, self.advance, self.finish)

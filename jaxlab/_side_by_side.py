@@ -26,47 +26,59 @@ class ModelSpec:
       module (see [`split_model`][jaxlab.split_model]).
     - `loss`: `loss(model, batch, key) -> (loss, aux)`.
     - `optimizer`: an optax `GradientTransformation`.
-    - `evaluate`: optional `evaluate(model, key) -> {metric: array}`, run on the final
-      model; floating-point values read NaN for a model that diverged.
+    - `evaluate`: optional `evaluate(model, key, data) -> {metric: array}`, run on the
+      final model with the training's data (None if it declares none); floating-point
+      values read NaN for a model that diverged.
     """
 
     init: Callable[[PRNGKeyArray], Any]
     loss: Callable[[Any, Any, PRNGKeyArray], tuple[Array, Any]]
     optimizer: optax.GradientTransformation
-    evaluate: Callable[[Any, PRNGKeyArray], Mapping[str, Array]] | None = None
+    evaluate: Callable[[Any, PRNGKeyArray, Any], Mapping[str, Array]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Training:
     """Train several named models per seed, side by side, on one data stream.
 
-    Declare the models and the data; get the `init`, `advance` and `finish` of a chunked
-    [`Experiment`][jaxlab.Experiment] (or the whole experiment from
-    [`experiment`][jaxlab.Training.experiment]):
+    Declare the models, the data and how batches are drawn from it; get the `init`,
+    `advance` and `finish` of a chunked [`Experiment`][jaxlab.Experiment] (or the whole
+    experiment from [`experiment`][jaxlab.Training.experiment]). `data` is the declared
+    data on the devices (an argument of every compiled program, never a constant), or
+    None:
 
-    - `init(config, key)`: builds every model from its own key and a training state per
-      model. All models share one data key, so at each step they see the same batch.
-    - `advance(config, state, n_steps)`: `n_steps` optimizer steps of every model (the
-      step of [`fit`][jaxlab.fit]); steps past `config.steps` leave the state unchanged,
-      so the sweep drives any run length in equal chunks and compiles once. The history
-      is `{name: (loss, aux)}` per step.
-    - `finish(config, state)`: `{"NAME/METRIC": value}` from each model's `evaluate`, and
-      `"NAME/diverged"`, set by the first non-finite loss or gradient of that model (whose
-      floating-point metrics then read NaN; the other models are unaffected).
+    - `init(config, key, data)`: builds every model from its own key and a training state
+      per model. All models share one data key, so at each step they see the same batch.
+    - `advance(config, state, n_steps, data)`: `n_steps` optimizer steps of every model
+      (the step of [`fit`][jaxlab.fit]); steps past `config.steps` leave the state
+      unchanged, so the sweep drives any run length in equal chunks and compiles once.
+      The history is `{name: (loss, aux)}` per step.
+    - `finish(config, state, data)`: `{"NAME/METRIC": value}` from each model's
+      `evaluate`, and `"NAME/diverged"`, set by the first non-finite loss or gradient of
+      that model (whose floating-point metrics then read NaN; the other models are
+      unaffected).
 
     **Fields:**
 
     - `models`: `models(config) -> {name: ModelSpec}`; the config may choose which
       models to train, their sizes and their optimizers.
-    - `data`: `data(config) -> sample`, a pure `sample(key) -> batch` (see
-      [`sampler`][jaxlab.sampler]); None gives `batch=None`.
+    - `data`: optional `data(config) -> pytree of arrays`, host side (training set,
+      evaluation sets, reference solutions): called once per run, checked finite and
+      placed on every device (see [`Experiment`][jaxlab.Experiment]).
+    - `batches`: optional `batches(config, data) -> sample`, traced: a pure
+      `sample(key) -> batch` (or a [`StepSampler`][jaxlab.StepSampler]) that draws each
+      step's batch from the data with the step's key (see [`sampler`][jaxlab.sampler]).
+      Without it every step sees the whole `data` (None when there is none).
     """
 
     models: Callable[[Any], Mapping[str, ModelSpec]]
-    data: Callable[[Any], Callable[[PRNGKeyArray], Any]] | None = None
+    data: Callable[[Any], Any] | None = None
+    batches: Callable[[Any, Any], Callable[..., Any]] | None = None
 
-    def _sample(self, config):
-        return (lambda key: None) if self.data is None else self.data(config)
+    def _sample(self, config, data):
+        if self.batches is None:
+            return lambda key: data
+        return self.batches(config, data)
 
     def layouts(self, config) -> dict[str, Any]:
         """Each model's [`ModelLayout`][jaxlab.ModelLayout], from shapes only (no compute)."""
@@ -76,7 +88,7 @@ class Training:
             for name, spec in specs.items()
         }
 
-    def init(self, config, key: PRNGKeyArray) -> dict[str, FitState]:
+    def init(self, config, key: PRNGKeyArray, data: Any = None) -> dict[str, FitState]:
         specs = self.models(config)
         k_models, k_data = jax.random.split(key)
         model_keys = jax.random.split(k_models, len(specs))
@@ -85,8 +97,9 @@ class Training:
             for (name, spec), k in zip(specs.items(), model_keys)
         }
 
-    def advance(self, config, state: dict[str, FitState], n_steps: int):
-        specs, layouts, sample = self.models(config), self.layouts(config), self._sample(config)
+    def advance(self, config, state: dict[str, FitState], n_steps: int, data: Any = None):
+        specs, layouts = self.models(config), self.layouts(config)
+        sample = self._sample(config, data)
         new, history = {}, {}
         for name, spec in specs.items():
             new[name], history[name] = train_chunk(
@@ -105,7 +118,7 @@ class Training:
         layouts = self.layouts(config)
         return {n: layouts[n].merge(s.params, s.buffers) for n, s in state.items()}
 
-    def finish(self, config, state: dict[str, FitState]) -> dict[str, Array]:
+    def finish(self, config, state: dict[str, FitState], data: Any = None) -> dict[str, Array]:
         specs, models = self.models(config), self.trained(config, state)
         out = {}
         for name, spec in specs.items():
@@ -113,7 +126,7 @@ class Training:
             out[f"{name}/diverged"] = diverged
             if spec.evaluate is None:
                 continue
-            metrics = spec.evaluate(models[name], jax.random.split(state[name].key)[0])
+            metrics = spec.evaluate(models[name], jax.random.split(state[name].key)[0], data)
             for metric, value in metrics.items():
                 value = jnp.asarray(value)
                 if jnp.issubdtype(value.dtype, jnp.inexact):
@@ -152,4 +165,5 @@ class Training:
             advance=self.advance,
             finish=self.finish,
             history=history or self.history,
+            data=self.data,
         )

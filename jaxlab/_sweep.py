@@ -17,6 +17,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._checkpoint import Checkpoints, digest, key_data, structure
+from ._data import experiment_data, put
 from ._experiment import Experiment, require, require_integer
 
 
@@ -104,18 +105,6 @@ def _to_host(tree: Any) -> Any:
     return multihost_utils.process_allgather(key_data(tree), tiled=True)
 
 
-def _put(x: Any, sharding: NamedSharding) -> jax.Array:
-    """A host array (the same on every process) placed with a global `sharding`."""
-    if jax.process_count() == 1:
-        return jax.device_put(x, sharding)
-    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-        return jax.random.wrap_key_data(
-            _put(jax.random.key_data(x), sharding), impl=jax.random.key_impl(x)
-        )
-    x = np.asarray(x)
-    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
-
-
 @dataclasses.dataclass(frozen=True)
 class _Chunked:
     """The parts of a chunked run, each for ONE seed, taking an `operand` (arrays passed to
@@ -130,10 +119,17 @@ class _Chunked:
 
     @classmethod
     def of(cls, experiment: Experiment) -> "_Chunked":
+        """The parts of a chunked experiment; its declared data (if any) is the operand."""
+        if experiment.data is not None:
+            init, advance, finish = experiment.init, experiment.advance, experiment.finish
+        else:
+            init = lambda c, k, o: experiment.init(c, k)
+            advance = lambda c, s, n, o: experiment.advance(c, s, n)
+            finish = lambda c, s, o: experiment.finish(c, s)
         return cls(
-            lambda c, k, o: experiment.init(c, k),
-            lambda c, s, n, o: experiment.advance(c, s, n),
-            lambda c, s, o: experiment.finish(c, s),
+            init,
+            advance,
+            finish,
             (experiment.init, experiment.advance, experiment.finish),
             experiment.name,
         )
@@ -187,8 +183,8 @@ def _batch(config, keys, over, batch_size) -> _Batch:
     values = jnp.asarray(flat_values)
     groups = [
         (
-            _put(flat_keys[i * group : (i + 1) * group], sharded),
-            _put(values[i * group : (i + 1) * group], sharded),
+            put(flat_keys[i * group : (i + 1) * group], sharded),
+            put(values[i * group : (i + 1) * group], sharded),
         )
         for i in range(n_groups)
     ]
@@ -242,11 +238,14 @@ def sweep(
     if not isinstance(experiment, Experiment):
         experiment = Experiment("<run>", "", type(config), lambda *a: {}, run=experiment)
     keys = _seed_keys(seeds, key)
+    with _x64_context(config):
+        data = experiment_data(experiment, config)
     if experiment.chunked:
         return _sweep_chunked(
             _Chunked.of(experiment),
             config,
             keys,
+            operand=data,
             over=over,
             batch_size=batch_size,
             progress=progress,
@@ -256,10 +255,17 @@ def sweep(
     with _x64_context(config):
         batch = _batch(config, keys, over, batch_size)
         run = experiment.run
-        batched = jax.vmap(lambda k, v: run(batch.configured(v), k))
+        if experiment.data is None:
+            batched = jax.vmap(lambda k, v, o: run(batch.configured(v), k), (0, 0, None))
+        else:
+            batched = jax.vmap(lambda k, v, o: run(batch.configured(v), k, o), (0, 0, None))
         timer = _Timer()
         compiled = timer.compile(
-            (run, batch.signature), batched, *batch.groups[0], sharding=batch.sharding
+            (run, batch.signature, _shapes(data)),
+            batched,
+            *batch.groups[0],
+            data,
+            sharding=batch.sharding,
         )
         if progress:
             print(
@@ -269,7 +275,7 @@ def sweep(
                 flush=True,
             )
         out = [
-            _to_host(timer.run(compiled, *g))
+            _to_host(timer.run(compiled, *g, data))
             for g in _maybe_tqdm(batch.groups, progress and len(batch.groups) > 1, "groups")
         ]
         out = jax.tree.map(lambda *xs: jnp.concatenate(xs), *out)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
+from ._data import replicated
 from ._experiment import require, require_integer
 from ._sweep import _Chunked, _seed_keys, _shapes, _sweep_chunked
 
@@ -314,6 +315,7 @@ def fit(
     seeds: int | Array = 1,
     key: int | Array = 0,
     batch_size: int | None = None,
+    batches: Callable[[Any], Callable[..., Any]] | None = None,
     chunk_size: int = 500,
     progress: bool = False,
     checkpoint_dir: str | Path | None = None,
@@ -329,7 +331,8 @@ def fit(
 
     Data arrays are arguments of the compiled program, not constants in it: a second call
     with the same `loss`, `init_model` and `optimizer` objects and data of the same shapes
-    runs without compiling again.
+    runs without compiling again. Arrays holding a NaN or an infinite value are refused
+    with a one-line [`ConfigError`][jaxlab.ConfigError] before anything compiles.
 
     **Arguments:**
 
@@ -338,9 +341,14 @@ def fit(
       arrays, or a `flax.nnx` module (trained through `nnx.split`/`nnx.merge`; only
       `nnx.Param` variables are trained, its other state is carried per seed).
     - `optimizer`: an optax `GradientTransformation`.
-    - `data`: a pure sampler `data(key) -> batch`, a pytree of arrays with a leading
-      example axis (full batch, or random minibatches of `batch_size`), or None (the
-      loss is then called with `batch=None`).
+    - `data`: a pytree of arrays with a leading example axis (full batch, or random
+      minibatches of `batch_size`), a pure sampler `data(key) -> batch` (it must not close
+      over large arrays: they would be baked into the program), or None (the loss is then
+      called with `batch=None`).
+    - `batches`: optional `batches(data) -> sample`, traced: how each step's batch is
+      drawn from the `data` arrays (a pure `sample(key)` or a
+      [`StepSampler`][jaxlab.StepSampler]); the arrays stay an argument of the program.
+      Leading axes may then differ, and `batch_size` is not used.
     - `steps`: number of optimizer steps.
     - `seeds`, `key`, `progress`, `checkpoint_dir`: as in [`sweep`][jaxlab.sweep].
 
@@ -350,7 +358,9 @@ def fit(
     keys = _seed_keys(seeds, key)
     _, _, layout = split_model(init_model(keys[0]))
     arrays = None if callable(data) else data
-    sampler(arrays, batch_size)  # validates data and batch_size
+    if batches is None:
+        sampler(arrays, batch_size)  # validates data and batch_size
+    arrays = replicated(arrays)  # checked finite, on every device
     fixed_sampler = data if callable(data) else None
 
     def init(config, seed_key, operand):
@@ -358,7 +368,12 @@ def fit(
         return init_state(init_model(model_key), optimizer, data_key)
 
     def advance(config, state, n_steps, operand):
-        sample = fixed_sampler or sampler(operand, batch_size)
+        if fixed_sampler is not None:
+            sample = fixed_sampler
+        elif batches is not None:
+            sample = batches(operand)
+        else:
+            sample = sampler(operand, batch_size)
         return train_chunk(
             state,
             n_steps,
@@ -372,7 +387,7 @@ def fit(
     def finish(config, state, operand):
         return state.params, state.buffers, state.diverged
 
-    identity = ("fit", loss, init_model, optimizer, layout, batch_size, fixed_sampler)
+    identity = ("fit", loss, init_model, optimizer, layout, batch_size, batches, fixed_sampler)
     out = _sweep_chunked(
         _Chunked(init, advance, finish, identity, f"fit:{loss.__module__}.{loss.__qualname__}"),
         _FitConfig(steps),

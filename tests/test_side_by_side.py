@@ -20,7 +20,7 @@ TRUE_WEIGHT = jnp.array([1.0, -2.0])
 TRACES = {"loss": 0}
 
 
-def data(config):
+def batches(config, data):
     def sample(key):
         x = jax.random.normal(key, (32, 2))
         return x, x @ TRUE_WEIGHT + 0.5
@@ -40,7 +40,7 @@ def diverging(model, batch, key):
 
 
 def models(config):
-    def evaluate(model, key):
+    def evaluate(model, key, data):
         return {"weight_error": jnp.max(jnp.abs(model.weight[0] - TRUE_WEIGHT)), "count": 3}
 
     linear = lambda key: eqx.nn.Linear(2, 1, key=key)
@@ -52,7 +52,7 @@ def models(config):
     }
 
 
-TRAINING = jaxlab.Training(models, data)
+TRAINING = jaxlab.Training(models, batches=batches)
 EXPERIMENT = TRAINING.experiment("test.side_by_side", "", Config, lambda *a: {})
 
 
