@@ -1,17 +1,18 @@
-"""Trajectory data sets: PDEBench-layout HDF5 files (written atomically, read lazily) and
-batch samplers that stream them into compiled training loops.
+"""Trajectory data sets: PDEBench-layout HDF5 files (written atomically, read lazily, row
+by row) and in-memory arrays.
 
 **File layout** (PDEBench's 1-D scalar files): a dataset `tensor`, float32
 `[N, T, X]`; `x-coordinate` `[X]` (cell centres); `t-coordinate` `[T]` (PDEBench's own
 files hold `T + 1` entries; both are read); the PDE parameters as file attributes
 (`beta` for advection, `Nu` for Burgers, `Nu` and `rho` for diffusion-reaction).
 
-**Streaming.** A compiled `lax.scan` cannot read files, so a sampler draws its batch
-indices in JAX from the step's key and fetches those rows through `jax.pure_callback`:
-the host reads only them (`h5py` strided reads, downsampled on the way), so memory is one
-batch, never the file. The same sampler serves in-memory arrays
-([`ArraySource`][jaxlab.cape.ArraySource]), which the registered experiments use: their
-data are generated in JAX at start-up, then stay on the host.
+Sources ([`PDEBenchFile`][jaxlab.cape.PDEBenchFile], [`ArraySource`][jaxlab.cape.ArraySource],
+[`ConcatSource`][jaxlab.cape.ConcatSource]) are read on the host
+([`load_all`][jaxlab.cape.load_all], downsampled while reading); training programs receive
+the arrays as arguments and draw their batches inside the program
+([`jaxlab.sampler`][jaxlab.sampler]), never through a host callback. Only for a file larger
+than memory, [`batch_sampler`][jaxlab.cape.batch_sampler] reads each step's rows through
+`jax.pure_callback`.
 """
 
 import contextlib
@@ -195,7 +196,12 @@ def batch_sampler(
     or [`ConcatSource`][jaxlab.cape.ConcatSource]): `batch_size` distinct rows drawn
     from `index` (default: all rows) with the key, read on the host through
     `jax.pure_callback`, downsampled to every `time`-th frame and `space`-th cell.
-    Works under `jit`, `lax.scan` and `vmap` (one read per seed)."""
+    Works under `jit`, `lax.scan` and `vmap` (one read per seed).
+
+    For files larger than memory only: every step is a host round trip (slow on GPU/TPU),
+    and JAX's persistent compilation cache refuses programs holding a callback. Data that
+    fit in memory go in as arrays ([`load_all`][jaxlab.cape.load_all], then
+    [`jaxlab.sampler`][jaxlab.sampler]), as the registered experiments do."""
     n, frames, nx = source.shape
     rows = np.arange(n) if index is None else np.asarray(index)
     require(

@@ -12,8 +12,9 @@ samples of the training parameters (`seen`), on parameters never seen in trainin
 to choose settings).
 
 Data are generated once per process by [`generate`][jaxlab.cape.generate] (seeded by
-`data_seed`, shared by all seeds), downsampled, and kept on the host; training batches
-reach the compiled loop through [`batch_sampler`][jaxlab.cape.batch_sampler].
+`data_seed`, shared by all seeds), or read from PDEBench files (`files`), downsampled, and
+declared as the experiment's data: the compiled programs receive every split as an
+argument, and each step's batch is drawn inside the program from the step's key.
 """
 
 import dataclasses
@@ -31,7 +32,8 @@ from matplotlib.figure import Figure
 
 from .._experiment import register, require, require_integer
 from .._side_by_side import ModelSpec, Training
-from ._data import ArraySource, batch_sampler
+from .._train import sampler
+from ._data import PDEBenchFile
 from ._generators import AdvectionData, BurgersData, DiffusionReactionData, downsample, generate
 from ._metrics import nrmse_per_step, pdebench_metrics
 from ._models import build_surrogate, count_params, matched_width
@@ -50,6 +52,10 @@ class AdvectionConfig:
       `train_samples` + `val_samples` + `test_samples` trajectories, `test_samples` per
       unseen value; generated on `nx` cells with Courant number `cfl`, kept every
       `time`-th frame and `space`-th cell (201 x 1024 -> 41 x 128), from `data_seed`.
+      With `files` (PDEBench-layout HDF5 files, one per parameter set, e.g. PDEBench's
+      `1D_Advection_Sols_beta0.4.hdf5`), the data are read from them instead: every set
+      of `train_params` and `unseen_params` needs its file, whose first rows are the
+      training, validation and test samples in that order; `nx` must be the files' X.
     - Training: `steps` Adam steps of batch `batch_size`, learning rate `learning_rate`
       halved every `steps / 5` steps; CAPE warm-up `warmup_steps`; CAPE guess-loss weight
       `aux_weight`; input noise `input_noise`.
@@ -95,6 +101,7 @@ class AdvectionConfig:
     unet_levels: int = 3
     models: tuple[str, ...] = FNO_MODELS
     inference_repeats: int = 5
+    files: tuple[str, ...] = ()
 
     def __post_init__(self):
         for name in ("train_params", "unseen_params"):
@@ -229,22 +236,71 @@ _DATA_FIELDS = (
     "time",
     "cfl",
     "data_seed",
+    "files",
 )
 _DATA_CACHE: dict = {}
 
 
-def _generate(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _generated_groups(config):
+    """`(parameter set, u [n, T, X] at full resolution)` per set, training sets first."""
     key = jax.random.key(config.data_seed)
     per_train = config.train_samples + config.val_samples + config.test_samples
-    split = {"train": [], "val": [], "seen": [], "unseen": []}
     train, unseen = config.parameter_sets("train_params"), config.parameter_sets("unseen_params")
     groups = [(v, per_train, i) for i, v in enumerate(train)]
     groups += [(v, config.test_samples, 1000 + i) for i, v in enumerate(unseen)]
     for values, n, salt in groups:
-        u = generate(config.data_config(values), jax.random.fold_in(key, salt), n, batch_size=64)
+        data = config.data_config(values)
+        yield values, generate(data, jax.random.fold_in(key, salt), n, batch_size=64)
+
+
+def _file_groups(config):
+    """As `_generated_groups`, read from `config.files` (one file per parameter set)."""
+    sets = config.parameter_sets("train_params") + config.parameter_sets("unseen_params")
+    per_train = config.train_samples + config.val_samples + config.test_samples
+    needed = [per_train] * len(config.parameter_sets("train_params"))
+    needed += [config.test_samples] * len(config.parameter_sets("unseen_params"))
+    by_set = {}
+    for path in config.files:
+        source = PDEBenchFile(path)
+        values = tuple(float(v) for v in source.param_values)
+        match = [v for v in sets if len(v) == len(values) and np.allclose(v, values, rtol=1e-5)]
+        require(
+            match,
+            "files",
+            f"files whose parameters are a set of train_params or unseen_params ({sets})",
+            f"{path} with {dict(zip(source.param_names, values))}",
+        )
+        require(match[0] not in by_set, "files", "one file per parameter set", str(path))
+        require(
+            source.shape[2] == config.nx,
+            "nx",
+            f"the files' {source.shape[2]} cells (pass --set nx={source.shape[2]})",
+            config.nx,
+        )
+        by_set[match[0]] = source
+    missing = [v for v in sets if v not in by_set]
+    require(not missing, "files", "a file for every parameter set", f"none for {missing}")
+    frames = {by_set[v].shape[1] for v in sets}
+    require(len(frames) == 1, "files", "files with the same number of frames", sorted(frames))
+    for values, n in zip(sets, needed):
+        source = by_set[values]
+        require(
+            source.shape[0] >= n,
+            "files",
+            f"at least {n} samples in the file of {values}",
+            f"{source.shape[0]} in {source.path}",
+        )
+        yield values, source.read(np.arange(n))[0]  # only the rows used
+
+
+def _load(config) -> dict[str, dict[str, np.ndarray]]:
+    split = {"train": [], "val": [], "seen": [], "unseen": []}
+    n_train = len(config.parameter_sets("train_params"))
+    groups = _file_groups(config) if config.files else _generated_groups(config)
+    for i, (values, u) in enumerate(groups):
         u = downsample(u, config.space, config.time)
-        p = np.tile(np.asarray(values, np.float32), (n, 1))
-        if salt >= 1000:
+        p = np.tile(np.asarray(values, np.float32), (len(u), 1))
+        if i >= n_train:
             split["unseen"].append((u, p))
             continue
         a, b = config.train_samples, config.train_samples + config.val_samples
@@ -252,37 +308,23 @@ def _generate(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         split["val"].append((u[a:b], p[a:b]))
         split["seen"].append((u[b:], p[b:]))
     return {
-        name: (np.concatenate([u for u, _ in parts]), np.concatenate([p for _, p in parts]))
+        name: {
+            "u": np.concatenate([u for u, _ in parts]),
+            "params": np.concatenate([p for _, p in parts]),
+        }
         for name, parts in split.items()
     }
 
 
-def dataset(config) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The experiment's data, `{"train"|"val"|"seen"|"unseen": (u [N, T, X], params [N, 1])}`,
-    generated once per process (also when called while a program is being traced)."""
+def dataset(config) -> dict[str, dict[str, np.ndarray]]:
+    """The experiment's data, `{"train"|"val"|"seen"|"unseen": {"u": [N, T, X],
+    "params": [N, P]}}` (NumPy), generated or read once per process."""
     key = (type(config), tuple(getattr(config, k) for k in _DATA_FIELDS))
     if key not in _DATA_CACHE:
         if len(_DATA_CACHE) >= 4:
             _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
-        with jax.ensure_compile_time_eval():
-            _DATA_CACHE[key] = _generate(config)
+        _DATA_CACHE[key] = _load(config)
     return _DATA_CACHE[key]
-
-
-def _eval_arrays(config):
-    data = dataset(config)
-    names = ("val", "seen", "unseen")
-    shapes = tuple(
-        (
-            jax.ShapeDtypeStruct(data[n][0].shape, jnp.float32),
-            jax.ShapeDtypeStruct(data[n][1].shape, jnp.float32),
-        )
-        for n in names
-    )
-    out = jax.pure_callback(
-        lambda: tuple(data[n] for n in names), shapes, vmap_method="broadcast_all"
-    )
-    return dict(zip(names, out))
 
 
 # ---------------------------------------------------------------------------- models
@@ -347,12 +389,11 @@ def init_model(config, name, key):
 
 
 def _evaluate(config):
-    def evaluate(model, key):
-        data = _eval_arrays(config)
+    def evaluate(model, key, data):
         out = {}
         per_step = {}
         for split in ("val", "seen", "unseen"):
-            u, p = data[split]
+            u, p = data[split]["u"], data[split]["params"]
             pred = predict_trajectories(model, u, p)
             metrics = pdebench_metrics(pred, u, initial_step=1)
             out[f"{split}_nrmse"] = metrics["nrmse"]
@@ -405,13 +446,13 @@ def _models(config) -> dict[str, ModelSpec]:
     return specs
 
 
-def _data(config):
-    u, p = dataset(config)["train"]
-    base = batch_sampler(ArraySource(u, p), config.batch_size)
-    return curriculum_sampler(base, config.steps, config.warmup_steps, u.shape[1])
+def _batches(config, data):
+    frames = data["train"]["u"].shape[1]
+    base = sampler(data["train"], config.batch_size)
+    return curriculum_sampler(base, config.steps, config.warmup_steps, frames)
 
 
-TRAINING = Training(_models, _data)
+TRAINING = Training(_models, dataset, _batches)
 
 
 # ---------------------------------------------------------------------------- report
@@ -421,8 +462,8 @@ def inference_ms(config, name, repeats: int) -> float:
     """Milliseconds for one full autoregressive rollout of one trajectory (compiled,
     warmed up, median of `repeats`)."""
     model = init_model(config, name, jax.random.key(0))
-    u, p = dataset(config)["seen"]
-    u, p = jnp.asarray(u[:1]), jnp.asarray(p[:1])
+    seen = dataset(config)["seen"]
+    u, p = jnp.asarray(seen["u"][:1]), jnp.asarray(seen["params"][:1])
     run = eqx.filter_jit(predict_trajectories)
     jax.block_until_ready(run(model, u, p))
     times = []
@@ -504,8 +545,8 @@ def _figures(config, final, out_dir: Path) -> None:
     fig = Figure(figsize=(3 * len(rows), 5.5))
     axes = fig.subplots(2, len(rows), squeeze=False)
     for r, split in enumerate(("seen", "unseen")):
-        truth = data[split][0][0]
-        value = ",".join(f"{x:g}" for x in data[split][1][0])
+        truth = data[split]["u"][0]
+        value = ",".join(f"{x:g}" for x in data[split]["params"][0])
         images = [truth] + [final[f"{n}/{split}_example"][0] for n in config.models]
         for c, (title, image) in enumerate(zip(rows, images)):
             axes[r, c].imshow(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import jaxlab
-from jaxlab import ConfigError
+from jaxlab import ConfigError, cape
 from jaxlab.cape.experiments import (
     AdvectionConfig,
     BurgersConfig,
@@ -110,7 +110,8 @@ def test_diffusion_reaction_split_and_two_parameter_models():
 
     tiny = {**TINY, "train_params": (0.5, 1.0, 2.0, 5.0), "unseen_params": (1.0, 2.0), "time": 20}
     config = DiffusionReactionConfig(**tiny, models=("cape_fno",))
-    u, p = dataset(config)["train"]
+    train = dataset(config)["train"]
+    u, p = train["u"], train["params"]
     assert u.shape == (8, 6, 32) and p.shape == (8, 2)
     assert 0.0 <= u.min() and u.max() <= 1.0  # min-max normalized, logistic keeps [0, 1]
     np.testing.assert_array_equal(np.unique(p, axis=0), [[0.5, 1.0], [2.0, 5.0]])
@@ -152,3 +153,44 @@ def test_quick_burgers_cape_is_20_percent_below_the_fno_on_the_mean(quick_run):
     cape = unseen(summary, "cape_fno").mean()
     assert cape <= 0.8 * unseen(summary, "fno").mean()
     assert cape < unseen(summary, "fno_cond").mean()
+
+
+def test_pdebench_files_written_by_the_command_train_an_experiment(tmp_path, capsys):
+    """`--set files=...`: files of `jaxlab data generate` (PDEBench's layout) are the
+    data: the splits are their first rows, downsampled, and a run trains on them."""
+    from jaxlab._cli import main
+
+    paths = []
+    for beta in (0.4, 2.0, 1.0):
+        path = tmp_path / f"1D_Advection_Sols_beta{beta}.hdf5"
+        argv = ["data", "generate", "advection", "--samples", "9", "--out", str(path)]
+        assert main([*argv, "--set", f"beta={beta}", "--set", "nx=64", "--seed", "3"]) == 0
+        paths.append(str(path))
+    capsys.readouterr()
+    config = AdvectionConfig(**TINY, files=tuple(paths), models=("fno",), inference_repeats=0)
+    data = dataset(config)
+    first = cape.PDEBenchFile(paths[0]).read(np.arange(8), time=40, space=2)[0]
+    np.testing.assert_array_equal(data["train"]["u"][:4], first[:4])
+    np.testing.assert_array_equal(data["val"]["u"][:2], first[4:6])
+    np.testing.assert_array_equal(data["seen"]["u"][:2], first[6:8])
+    unseen = cape.PDEBenchFile(paths[2]).read(np.arange(2), time=40, space=2)[0]
+    np.testing.assert_array_equal(data["unseen"]["u"], unseen)
+    np.testing.assert_array_equal(data["unseen"]["params"], 1.0)
+    out = tmp_path / "run"
+    metrics, _ = jaxlab.run_experiment("cape.advection", config, seeds=1, out_dir=out)
+    assert np.isfinite(metrics["summary"]["fno/unseen_nrmse"]["mean"])
+
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["data"] = np.zeros((2, 3, 4))
+    for change, message in (
+        (dict(files=tuple(paths[:2])), "files: a file for every parameter set"),
+        (dict(files=(*paths, paths[0])), "files: one file per parameter set"),
+        (dict(files=tuple(paths), nx=128), "nx: the files' 64 cells"),
+        (dict(files=tuple(paths), train_samples=6), "files: at least 10 samples"),
+        (dict(files=(*paths[:2], str(tmp_path / "other.h5"))), "missing dataset 'tensor'"),
+        (dict(files=tuple(paths), unseen_params=(7.0,)), "files: files whose parameters"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            dataset(dataclasses.replace(config, **change))
+        assert message in str(info.value) and "\n" not in str(info.value), change
