@@ -86,7 +86,7 @@ def scalar_d_models(cfg):
 
 
 SCALAR_D = jaxlab.Training(
-    scalar_d_models, lambda cfg: lambda key: pfgmpp.two_moons(key, cfg.batch_size)
+    scalar_d_models, batches=lambda cfg, data: lambda key: pfgmpp.two_moons(key, cfg.batch_size)
 ).experiment("bench.scalar_d", "", ScalarD, lambda *a: {})
 
 

@@ -14,13 +14,13 @@ import math
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from matplotlib.figure import Figure
 
 from .._experiment import register, require, require_integer
 from .._side_by_side import ModelSpec, Training
+from .._train import sampler
 from ._data import TOYS, digits, toy_sampler
 from ._edm import log_normal, pfgmpp_loss, precondition
 from ._kernel import prior
@@ -162,13 +162,13 @@ class ToyConfig(EDMSettings):
 
 
 def _toy_models(cfg: ToyConfig) -> dict[str, ModelSpec]:
-    data = toy_sampler(cfg.dataset)
+    draw = toy_sampler(cfg.dataset)
 
     def spec(D):
-        def evaluate(model, key):
+        def evaluate(model, key, data):
             k_gen, k_data, k_proj = jax.random.split(key, 3)
             samples, nfe = generate(model, k_gen, cfg, D, cfg.n_samples, (2,))
-            real = data(k_data, cfg.n_samples)
+            real = draw(k_data, cfg.n_samples)
             return {
                 "swd": sliced_wasserstein(samples, real, k_proj, cfg.n_projections),
                 "mmd": mmd(samples, real),
@@ -186,12 +186,12 @@ def _toy_models(cfg: ToyConfig) -> dict[str, ModelSpec]:
     return {label(D): spec(D) for D in cfg.Ds}
 
 
-def _toy_data(cfg: ToyConfig):
-    data = toy_sampler(cfg.dataset)
-    return lambda key: data(key, cfg.batch_size)
+def _toy_batches(cfg: ToyConfig, data: None):
+    draw = toy_sampler(cfg.dataset)
+    return lambda key: draw(key, cfg.batch_size)
 
 
-TOY = Training(_toy_models, _toy_data)
+TOY = Training(_toy_models, batches=_toy_batches)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
@@ -326,10 +326,6 @@ class DigitsConfig(EDMSettings):
         return cls(Ds=(16.0, INF), steps=400, width=128, depth=2, sample_steps=10)
 
 
-def _digits_train():
-    return jnp.asarray(digits()[0])
-
-
 def _digits_network(cfg, key):
     if cfg.network == "unet":
         return UNet(1, key=key, width=cfg.unet_width)
@@ -348,19 +344,24 @@ def _digits_models(cfg, evaluate_fn) -> dict[str, ModelSpec]:
     }
 
 
-def _digits_evaluate(model, key, *, cfg, D):
+def _digits_evaluate(model, key, data, *, cfg, D):
     n = digits()[2].shape[0]
     samples, nfe = generate(model, key, cfg, D, n, (1, 8, 8))
     return {"samples": samples, "nfe": nfe}
 
 
-def _digits_data(cfg):
-    from .._train import sampler
+def _digits_data(cfg) -> dict[str, np.ndarray]:
+    """The training images (host side, once per run; an argument of the programs)."""
+    return {"train": digits()[0]}
 
-    return sampler(_digits_train(), cfg.batch_size)
+
+def _digits_batches(cfg, data):
+    return sampler(data["train"], cfg.batch_size)
 
 
-DIGITS = Training(lambda cfg: _digits_models(cfg, _digits_evaluate), _digits_data)
+DIGITS = Training(
+    lambda cfg: _digits_models(cfg, _digits_evaluate), _digits_data, _digits_batches
+)
 
 
 def _fid_floor(seeds: int) -> np.ndarray:
@@ -487,7 +488,7 @@ class RobustnessConfig(DigitsConfig):
         return cls(steps=400, width=128, depth=2, sample_steps=10, step_counts=(10, 6))
 
 
-def _robust_evaluate(model, key, *, cfg, D):
+def _robust_evaluate(model, key, data, *, cfg, D):
     n = digits()[2].shape[0]
     shape = (1, 8, 8)
     out = {}
@@ -501,7 +502,9 @@ def _robust_evaluate(model, key, *, cfg, D):
     return out
 
 
-ROBUSTNESS = Training(lambda cfg: _digits_models(cfg, _robust_evaluate), _digits_data)
+ROBUSTNESS = Training(
+    lambda cfg: _digits_models(cfg, _robust_evaluate), _digits_data, _digits_batches
+)
 
 
 def _conditions(cfg):

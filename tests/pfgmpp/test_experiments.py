@@ -111,7 +111,8 @@ def test_robust_evaluate_runs():
         Ds=(4.0, INF), width=4, sample_steps=2, alphas=(0.0, 0.2), bits=(5,), step_counts=(1,)
     )
     model = jaxlab.pfgmpp.UNet(1, key=jax.random.key(0), width=4)
-    out = jax.jit(lambda m, k: E._robust_evaluate(m, k, cfg=cfg, D=4.0))(model, jax.random.key(1))
+    evaluate = jax.jit(lambda m, k: E._robust_evaluate(m, k, None, cfg=cfg, D=4.0))
+    out = evaluate(model, jax.random.key(1))
     assert set(out) == {"alpha=0/samples", "alpha=0.2/samples", "bits=5/samples", "steps=1/samples"}
     assert not np.allclose(out["alpha=0/samples"], out["alpha=0.2/samples"])
     assert not np.allclose(out["alpha=0/samples"], out["bits=5/samples"])
