@@ -49,10 +49,11 @@ class Training:
 
     - `init(config, key, data)`: builds every model from its own key and a training state
       per model. All models share one data key, so at each step they see the same batch.
-    - `advance(config, state, n_steps, data)`: `n_steps` optimizer steps of every model
-      (the step of [`fit`][jaxlab.fit]); steps past `config.steps` leave the state
-      unchanged, so the sweep drives any run length in equal chunks and compiles once.
-      The history is `{name: (loss, aux)}` per step.
+    - `advance(config, state, n_steps, data, rows=None)`: `n_steps` optimizer steps of
+      every model (the step of [`fit`][jaxlab.fit]); steps past `config.steps` leave the
+      state unchanged, so the sweep drives any run length in equal chunks and compiles
+      once. The history is `{name: (loss, aux)}` per step. `rows` are the streamed rows
+      of these steps when the data hold a [`Stream`][jaxlab.Stream].
     - `finish(config, state, data)`: `{"NAME/METRIC": value}` from each model's
       `evaluate`, and `"NAME/diverged"`, set by the first non-finite loss or gradient of
       that model (whose floating-point metrics then read NaN; the other models are
@@ -97,7 +98,9 @@ class Training:
             for (name, spec), k in zip(specs.items(), model_keys)
         }
 
-    def advance(self, config, state: dict[str, FitState], n_steps: int, data: Any = None):
+    def advance(
+        self, config, state: dict[str, FitState], n_steps: int, data: Any = None, rows: Any = None
+    ):
         specs, layouts = self.models(config), self.layouts(config)
         sample = self._sample(config, data)
         new, history = {}, {}
@@ -110,6 +113,7 @@ class Training:
                 optimizer=spec.optimizer,
                 sample=sample,
                 total_steps=config.steps,
+                rows=rows,
             )
         return new, history
 

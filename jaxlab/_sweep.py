@@ -8,16 +8,18 @@ import math
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._checkpoint import Checkpoints, digest, key_data, structure
-from ._data import experiment_data, put
+from ._data import Stream, experiment_data, is_stream, put, split_streams
 from ._experiment import Experiment, require, require_integer
 
 
@@ -107,12 +109,13 @@ def _to_host(tree: Any) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class _Chunked:
-    """The parts of a chunked run, each for ONE seed, taking an `operand` (arrays passed to
-    every compiled call unbatched: `fit`'s data), and the hashable `identity` that compiled
-    programs are cached on."""
+    """The parts of a chunked run, each for ONE seed, taking an `operand` (the declared
+    data: arrays passed to every compiled call unbatched), `advance` also the streamed
+    rows of its steps (None without a [`Stream`][jaxlab.Stream]), and the hashable
+    `identity` that compiled programs are cached on."""
 
     init: Callable[[Any, jax.Array, Any], Any]
-    advance: Callable[[Any, Any, int, Any], Any]
+    advance: Callable[[Any, Any, int, Any, Any], Any]
     finish: Callable[[Any, Any, Any], Any]
     identity: Any
     name: str
@@ -121,10 +124,15 @@ class _Chunked:
     def of(cls, experiment: Experiment) -> "_Chunked":
         """The parts of a chunked experiment; its declared data (if any) is the operand."""
         if experiment.data is not None:
-            init, advance, finish = experiment.init, experiment.advance, experiment.finish
+            init, finish = experiment.init, experiment.finish
+
+            def advance(c, s, n, o, r):
+                if r is None:
+                    return experiment.advance(c, s, n, o)
+                return experiment.advance(c, s, n, o, rows=r)  # fit and Training read streams
         else:
             init = lambda c, k, o: experiment.init(c, k)
-            advance = lambda c, s, n, o: experiment.advance(c, s, n)
+            advance = lambda c, s, n, o, r: experiment.advance(c, s, n)
             finish = lambda c, s, o: experiment.finish(c, s)
         return cls(
             init,
@@ -320,7 +328,7 @@ def _loss_summary(history: Any) -> dict[str, float]:
     }
 
 
-def _fingerprint(parts: _Chunked, batch: _Batch, index: int, chunk: int, state, operand):
+def _fingerprint(parts: _Chunked, batch: _Batch, index: int, chunk: int, state, operand, stream):
     """What a checkpoint of group `index` must match to be resumed."""
     keys, _ = batch.groups[index]
     return {
@@ -332,7 +340,7 @@ def _fingerprint(parts: _Chunked, batch: _Batch, index: int, chunk: int, state, 
         "groups": [index, len(batch.groups), int(keys.shape[0])],
         "chunk": chunk,
         "state": structure(state),
-        "data": digest(operand),
+        "data": digest(operand) + (f" {stream.fingerprint()}" if stream else ""),
     }
 
 
@@ -354,36 +362,50 @@ def _sweep_chunked(
     chunk_size: int = 1000,
     checkpoint_dir: str | Path | None = None,
 ) -> SweepResult:
-    """Run init/advance/finish per group of runs, advancing one chunk per compiled call."""
+    """Run init/advance/finish per group of runs, advancing one chunk per compiled call;
+    a [`Stream`][jaxlab.Stream] in `operand` is read on the host a chunk ahead."""
     steps = config.steps
     require_integer(steps, "steps")
     require_integer(chunk_size, "chunk_size")
     chunk = _chunk_length(steps, chunk_size)
+    operand, static, stream = split_streams(operand)
+    data = lambda o: eqx.combine(o, static, is_leaf=is_stream)
     with _x64_context(config):
         batch = _batch(config, keys, over, batch_size)
         configured = batch.configured
-        init = jax.vmap(lambda k, v, o: parts.init(configured(v), k, o), (0, 0, None))
-        advance = jax.vmap(lambda v, s, o: parts.advance(configured(v), s, chunk, o), (0, 0, None))
-        finish = jax.vmap(lambda v, s, o: parts.finish(configured(v), s, o), (0, 0, None))
-        cache = (parts.identity, batch.signature, _shapes(operand))
+        init = jax.vmap(lambda k, v, o: parts.init(configured(v), k, data(o)), (0, 0, None))
+        advance = jax.vmap(
+            lambda v, s, o, r: parts.advance(configured(v), s, chunk, data(o), r), (0, 0, None, 0)
+        )
+        finish = jax.vmap(lambda v, s, o: parts.finish(configured(v), s, data(o)), (0, 0, None))
+        stream_id = None if stream is None else (stream.fingerprint(), _shapes(stream.row_shapes))
+        cache = (parts.identity, batch.signature, _shapes(operand), stream_id)
         timer = _Timer()
         keys0, values0 = batch.groups[0]
         c_init = timer.compile(
             ("init", cache), init, keys0, values0, operand, sharding=batch.sharding
         )
         state0 = c_init.out_info
+        rows0 = None if stream is None else _rows_like(stream, keys0.shape[0], chunk)
         c_adv = timer.compile(
-            ("advance", chunk, cache), advance, values0, state0, operand, sharding=batch.sharding
+            ("advance", chunk, cache),
+            advance,
+            values0,
+            state0,
+            operand,
+            rows0,
+            sharding=batch.sharding,
         )
         c_fin = timer.compile(
             ("finish", cache), finish, values0, state0, operand, sharding=batch.sharding
         )
         finals, histories = [], []
+        reader = _RowReader(stream, chunk, batch.sharding)
         for index, (keys, values) in enumerate(batch.groups):
             state = timer.run(c_init, keys, values, operand)
             done, history, checkpoints = 0, [], None
             if checkpoint_dir is not None:
-                fingerprint = _fingerprint(parts, batch, index, chunk, state, operand)
+                fingerprint = _fingerprint(parts, batch, index, chunk, state, operand, stream)
                 checkpoints = Checkpoints(Path(checkpoint_dir) / f"group{index}", fingerprint)
                 if (restored := checkpoints.restore(state, c_adv.out_info[1])) is not None:
                     state, done, history = restored
@@ -392,8 +414,10 @@ def _sweep_chunked(
                 runs = min(keys.shape[0], batch.total - index * keys.shape[0])
                 bar.set_description(f"{runs} runs" + (f" (group {index + 1})" if index else ""))
                 bar.update(done)
+            reader.start(state, done, steps)
             while done < steps:
-                state, chunk_history = timer.run(c_adv, values, state, operand)
+                rows = reader.next()
+                state, chunk_history = timer.run(c_adv, values, state, operand, rows)
                 chunk_history = _to_host(chunk_history)
                 history.append(chunk_history)
                 done += min(chunk, steps - done)
@@ -410,11 +434,64 @@ def _sweep_chunked(
             finals.append(_to_host(timer.run(c_fin, values, state, operand)))
             joined = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *history)
             histories.append(jax.tree.map(lambda x: x[:, :steps], joined))
+        reader.close()
         out = {
             "final": jax.tree.map(lambda *xs: jnp.concatenate(xs), *finals),
             "history": jax.tree.map(lambda *xs: jnp.concatenate(xs), *histories),
         }
     return batch.result(out, timer.compile_seconds, timer.run_seconds)
+
+
+def _rows_like(stream: Stream, runs: int, chunk: int) -> Any:
+    """The shapes of a chunk's streamed rows: `[runs, chunk, batch_size, ...]`."""
+    lead = (runs, chunk, stream.batch_size)
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(lead + s.shape, s.dtype), stream.row_shapes)
+
+
+def _data_keys(state: Any) -> jax.Array:
+    """The runs' data keys: the `key` of the first training state in `state`."""
+    from ._train import FitState
+
+    is_fit = lambda x: isinstance(x, FitState)
+    fits = [x for x in jax.tree.leaves(state, is_leaf=is_fit) if is_fit(x)]
+    require(bool(fits), "data", "a Stream drawn by fit or Training (a training state)", "none")
+    return fits[0].key
+
+
+class _RowReader:
+    """Reads a [`Stream`][jaxlab.Stream]'s rows one chunk ahead, on a host thread, while
+    the current chunk runs; yields None without a stream."""
+
+    def __init__(self, stream: Stream | None, chunk: int, sharding: NamedSharding):
+        self.stream, self.chunk, self.sharding = stream, chunk, sharding
+        self.pool = None if stream is None else ThreadPoolExecutor(1, "jaxlab-stream")
+        self.pending = None
+
+    def start(self, state: Any, done: int, steps: int) -> None:
+        if self.stream is not None:
+            self.keys = np.asarray(key_data(_to_host(_data_keys(state))))
+            self.impl = jax.random.key_impl(_data_keys(state))
+            self.position, self.steps = done, steps
+            self._submit()
+
+    def _submit(self) -> None:
+        if self.position < self.steps:
+            keys = jax.random.wrap_key_data(self.keys, impl=self.impl)
+            self.pending = self.pool.submit(
+                self.stream.read_chunk, keys, self.position, self.chunk
+            )
+            self.position += self.chunk
+
+    def next(self) -> Any:
+        if self.stream is None:
+            return None
+        rows = self.pending.result()
+        self._submit()  # the next chunk is read while this one runs
+        return jax.tree.map(lambda x: put(x, self.sharding), rows)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
 
 
 def _shapes(tree: Any) -> tuple:

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
-from ._data import replicated
+from ._data import is_stream, replicated, step_rows, streamed_sample
 from ._experiment import require, require_integer
 from ._sweep import _Chunked, _seed_keys, _shapes, _sweep_chunked
 
@@ -146,11 +146,21 @@ def buffers_of(model: Any) -> PyTree:
 def sampler(data: Any, batch_size: int | None = None) -> Callable[[PRNGKeyArray], Any]:
     """`data` as a pure `sample(key) -> batch` (see [`fit`][jaxlab.fit]): a sampler is
     returned as it is, None gives `None` batches, and arrays with a leading example axis
-    give the whole set, or minibatches of `batch_size` drawn without replacement."""
+    give the whole set, or minibatches of `batch_size` drawn without replacement
+    (`choice(key, n, (batch_size,), replace=False)`). A [`Stream`][jaxlab.Stream] gives
+    the rows it read on the host for the step: the same minibatch."""
     if callable(data):
         return data
     if data is None:
         return lambda key: None
+    if is_stream(data):
+        require(
+            batch_size in (None, data.batch_size),
+            "batch_size",
+            f"the stream's batch_size {data.batch_size}",
+            batch_size,
+        )
+        return streamed_sample(data)
     sizes = {x.shape[0] for x in jax.tree.leaves(data)}
     require(len(sizes) == 1, "data", "arrays sharing one leading (example) axis", sorted(sizes))
     (size,) = sizes
@@ -227,6 +237,7 @@ def train_chunk(
     optimizer: optax.GradientTransformation,
     sample: Callable[[PRNGKeyArray], Any],
     total_steps: int | None = None,
+    rows: PyTree | None = None,
 ) -> tuple[FitState, tuple[Float[Array, " n_steps"], Any]]:
     """`n_steps` optimizer steps of one model as a `lax.scan`.
 
@@ -238,8 +249,9 @@ def train_chunk(
     the parameters on this batch), so `optax.lbfgs` and its line search work.
     A non-finite loss or gradient sets `diverged`; the state then stays frozen and the loss
     reads NaN. Steps from `total_steps` on leave the state unchanged (so a run can be
-    driven in equal chunks whatever its length). Returns the state and the per-step
-    `(loss, aux)`.
+    driven in equal chunks whatever its length). `rows` (leaves `[n_steps, ...]`) are a
+    [`Stream`][jaxlab.Stream]'s rows of each step, read by a sampler drawn from it.
+    Returns the state and the per-step `(loss, aux)`.
     """
 
     def objective(params, buffers, batch, key):
@@ -247,9 +259,10 @@ def train_chunk(
         value, aux = loss(model, batch, key)
         return value, (aux, layout.buffers(model))
 
-    def step(state: FitState, _):
+    def step(state: FitState, step_rows_: Any):
         batch_key, loss_key = jax.random.split(jax.random.fold_in(state.key, state.step))
-        batch = sample(batch_key, state.step) if _wants_step(sample) else sample(batch_key)
+        with step_rows(step_rows_):
+            batch = sample(batch_key, state.step) if _wants_step(sample) else sample(batch_key)
         (value, (aux, buffers)), grads = jax.value_and_grad(objective, has_aux=True)(
             state.params, state.buffers, batch, loss_key
         )
@@ -268,7 +281,7 @@ def train_chunk(
         kept = eqx.tree_at(lambda s: (s.step, s.diverged), kept, (state.step + active, diverged))
         return kept, (jnp.where(keep, jnp.nan, value), aux)
 
-    return jax.lax.scan(step, state, None, length=n_steps)
+    return jax.lax.scan(step, state, rows, length=n_steps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -367,7 +380,7 @@ def fit(
         model_key, data_key = jax.random.split(seed_key)
         return init_state(init_model(model_key), optimizer, data_key)
 
-    def advance(config, state, n_steps, operand):
+    def advance(config, state, n_steps, operand, rows):
         if fixed_sampler is not None:
             sample = fixed_sampler
         elif batches is not None:
@@ -382,6 +395,7 @@ def fit(
             optimizer=optimizer,
             sample=sample,
             total_steps=config.steps,
+            rows=rows,
         )
 
     def finish(config, state, operand):
