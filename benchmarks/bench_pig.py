@@ -38,7 +38,7 @@ import numpy as np
 import jaxlab
 from jaxlab import pig
 from jaxlab._train import init_state, split_model, train_chunk
-from jaxlab.pig._training import sampler
+from jaxlab.pig._training import batches, host_data
 from jaxlab.pig.experiments import EXPERIMENTS, FlowMixingConfig, HelmholtzConfig
 
 
@@ -79,32 +79,35 @@ class Autodiff(pig.Field):
         return self.inner.cost_per_point()
 
 
-def compiled_step(init, loss, optimizer, sample, n_steps=2):
-    """`(time_once, compile_s)`: the core's training step scanned `n_steps` times, compiled
-    and warmed up; `time_once()` runs it once more and gives (wall ms, CPU ms) per step."""
+def compiled_step(init, loss, optimizer, cfg, n_steps=2):
+    """`(time_once, compile_s)`: the core's training step scanned `n_steps` times on the
+    batches of `cfg` (its data an argument), compiled and warmed up; `time_once()` runs it
+    once more and gives (wall ms, CPU ms) per step."""
     key = jax.random.key(0)
     layout = split_model(eqx.filter_eval_shape(init, key))[2]
     state = init_state(init(key), optimizer, key)
+    data = jax.device_put(host_data(cfg))
 
-    def run(s):
+    def run(s, d):
+        sample = batches(cfg, d)
         return train_chunk(s, n_steps, loss=loss, layout=layout, optimizer=optimizer, sample=sample)
 
     start = time.perf_counter()
-    compiled = jax.jit(run).lower(state).compile()
+    compiled = jax.jit(run).lower(state, data).compile()
     compile_s = time.perf_counter() - start
-    jax.block_until_ready(compiled(state))
+    jax.block_until_ready(compiled(state, data))
 
     def time_once():
         wall, cpu = time.perf_counter(), time.process_time()
-        jax.block_until_ready(compiled(state))
+        jax.block_until_ready(compiled(state, data))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         return 1e3 * wall / n_steps, 1e3 * cpu / n_steps
 
     return time_once, compile_s
 
 
-def step_time(init, loss, optimizer, sample, n_steps=2):
-    time_once, compile_s = compiled_step(init, loss, optimizer, sample, n_steps)
+def step_time(init, loss, optimizer, cfg, n_steps=2):
+    time_once, compile_s = compiled_step(init, loss, optimizer, cfg, n_steps)
     return (*time_once(), compile_s)
 
 
@@ -113,7 +116,7 @@ def measure_a(results):
         cfg = config()
         for model in cfg.models():
             spec = pig.model_specs(cfg)[model]
-            ms, cpu_ms, compile_s = step_time(spec.init, spec.loss, spec.optimizer, sampler(cfg))
+            ms, cpu_ms, compile_s = step_time(spec.init, spec.loss, spec.optimizer, cfg)
             results[f"a/{name}/{model}/ms_per_iter"] = ms
             print(f"(a) {name:18s} {model:4s} {ms:9.1f} ms/iter ({cpu_ms:.0f} ms CPU), "
                   f"compile {compile_s:.1f} s", flush=True)  # fmt: skip
@@ -126,7 +129,7 @@ def measure_b(results):
     )  # fmt: skip
     spec = pig.model_specs(cfg)["pig"]
     timers = [
-        compiled_step(init, spec.loss, spec.optimizer, sampler(cfg))[0]
+        compiled_step(init, spec.loss, spec.optimizer, cfg)[0]
         for init in (spec.init, lambda k: Autodiff(spec.init(k)))
     ]
     # Alternate the two, 7 times each, and take medians: load changes hit both alike.
@@ -147,7 +150,7 @@ def measure_c(results):
     spec = pig.model_specs(cfg)["pig"]
     model = spec.init(jax.random.key(0))
     params, buffers, layout = split_model(model)
-    batch = sampler(cfg)(jax.random.key(1))
+    batch = batches(cfg, jax.device_put(host_data(cfg)))(jax.random.key(1))
 
     def value_and_grad(p, b):
         return jax.value_and_grad(lambda q: spec.loss(layout.merge(q, buffers), b, None)[0])(p)

@@ -30,6 +30,7 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
+from .._data import Stream
 from .._experiment import register, require, require_integer
 from .._side_by_side import ModelSpec, Training
 from .._train import sampler
@@ -56,6 +57,9 @@ class AdvectionConfig:
       `1D_Advection_Sols_beta0.4.hdf5`), the data are read from them instead: every set
       of `train_params` and `unseen_params` needs its file, whose first rows are the
       training, validation and test samples in that order; `nx` must be the files' X.
+      With `stream`, the training rows stay in the files and each chunk's batches are
+      read on the host while the previous chunk runs ([`jaxlab.Stream`][jaxlab.Stream]:
+      the same batches as in memory, for files larger than memory).
     - Training: `steps` Adam steps of batch `batch_size`, learning rate `learning_rate`
       halved every `steps / 5` steps; CAPE warm-up `warmup_steps`; CAPE guess-loss weight
       `aux_weight`; input noise `input_noise`.
@@ -102,6 +106,7 @@ class AdvectionConfig:
     models: tuple[str, ...] = FNO_MODELS
     inference_repeats: int = 5
     files: tuple[str, ...] = ()
+    stream: bool = False
 
     def __post_init__(self):
         for name in ("train_params", "unseen_params"):
@@ -143,6 +148,7 @@ class AdvectionConfig:
             self.padding in ("circular", "zeros"), "padding", "'circular' or 'zeros'", self.padding
         )
         self.data_config(self.parameter_sets("train_params")[0])  # validates nx, cfl
+        require(not self.stream or self.files, "stream", "false without files", self.stream)
 
     def parameter_sets(self, name: str) -> list[tuple[float, ...]]:
         """The PDE parameter sets of field `name` (`train_params` or `unseen_params`)."""
@@ -237,6 +243,7 @@ _DATA_FIELDS = (
     "cfl",
     "data_seed",
     "files",
+    "stream",
 )
 _DATA_CACHE: dict = {}
 
@@ -253,8 +260,8 @@ def _generated_groups(config):
         yield values, generate(data, jax.random.fold_in(key, salt), n, batch_size=64)
 
 
-def _file_groups(config):
-    """As `_generated_groups`, read from `config.files` (one file per parameter set)."""
+def _file_sources(config) -> list[PDEBenchFile]:
+    """The file of each parameter set of `config.files`, training sets first, checked."""
     sets = config.parameter_sets("train_params") + config.parameter_sets("unseen_params")
     per_train = config.train_samples + config.val_samples + config.test_samples
     needed = [per_train] * len(config.parameter_sets("train_params"))
@@ -290,7 +297,40 @@ def _file_groups(config):
             f"at least {n} samples in the file of {values}",
             f"{source.shape[0]} in {source.path}",
         )
-        yield values, source.read(np.arange(n))[0]  # only the rows used
+    return [by_set[v] for v in sets]
+
+
+def _file_groups(config):
+    """As `_generated_groups`, read from `config.files` (only the rows used)."""
+    per_train = config.train_samples + config.val_samples + config.test_samples
+    n_train = len(config.parameter_sets("train_params"))
+    skip = config.train_samples if config.stream else 0  # streamed: read while training
+    for i, source in enumerate(_file_sources(config)):
+        rows = np.arange(skip, per_train) if i < n_train else np.arange(config.test_samples)
+        yield tuple(source.param_values), source.read(rows)[0]
+
+
+class TrainingRows:
+    """The training rows of a cape experiment's files (the first `train_samples` of each
+    training file, in the order of the in-memory split), downsampled as they are read:
+    the source of its [`Stream`][jaxlab.Stream]."""
+
+    def __init__(self, config):
+        self.sources = _file_sources(config)[: len(config.parameter_sets("train_params"))]
+        self.per_file, self.time, self.space = config.train_samples, config.time, config.space
+        self.shape = (self.per_file * len(self.sources),)
+
+    def read(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        which, row = np.divmod(np.asarray(index), self.per_file)
+        u = params = None
+        for i in np.unique(which):
+            mask = which == i
+            ui, pi = self.sources[i].read(row[mask], self.time, self.space)
+            if u is None:
+                u = np.empty((len(which), *ui.shape[1:]), np.float32)
+                params = np.empty((len(which), pi.shape[1]), np.float32)
+            u[mask], params[mask] = ui, pi
+        return {"u": u, "params": params}
 
 
 def _load(config) -> dict[str, dict[str, np.ndarray]]:
@@ -304,6 +344,8 @@ def _load(config) -> dict[str, dict[str, np.ndarray]]:
             split["unseen"].append((u, p))
             continue
         a, b = config.train_samples, config.train_samples + config.val_samples
+        if config.files and config.stream:
+            a, b = 0, config.val_samples  # the training rows were not read
         split["train"].append((u[:a], p[:a]))
         split["val"].append((u[a:b], p[a:b]))
         split["seen"].append((u[b:], p[b:]))
@@ -318,12 +360,17 @@ def _load(config) -> dict[str, dict[str, np.ndarray]]:
 
 def dataset(config) -> dict[str, dict[str, np.ndarray]]:
     """The experiment's data, `{"train"|"val"|"seen"|"unseen": {"u": [N, T, X],
-    "params": [N, P]}}` (NumPy), generated or read once per process."""
+    "params": [N, P]}}` (NumPy), generated or read once per process; with `stream`, the
+    training split is a [`jaxlab.Stream`][jaxlab.Stream] of the files' rows."""
     key = (type(config), tuple(getattr(config, k) for k in _DATA_FIELDS))
     if key not in _DATA_CACHE:
         if len(_DATA_CACHE) >= 4:
             _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
-        _DATA_CACHE[key] = _load(config)
+        data = _load(config)
+        if config.stream:
+            rows = TrainingRows(config)
+            data["train"] = Stream(rows, config.batch_size, ",".join(config.files))
+        _DATA_CACHE[key] = data
     return _DATA_CACHE[key]
 
 
@@ -447,7 +494,11 @@ def _models(config) -> dict[str, ModelSpec]:
 
 
 def _batches(config, data):
-    frames = data["train"]["u"].shape[1]
+    train = data["train"]
+    if isinstance(train, Stream):
+        frames = train.row_shapes["u"].shape[0]  # one row: [T, X]
+    else:
+        frames = train["u"].shape[1]
     base = sampler(data["train"], config.batch_size)
     return curriculum_sampler(base, config.steps, config.warmup_steps, frames)
 

@@ -12,10 +12,10 @@ r"""Reference solvers for the benchmark problems without a closed-form solution.
   Trefethen 2005). The stiff linear part $\hat L_j = 5 - \varepsilon k_j^2$ is
   integrated exactly; the error is fourth order in the time step.
 
-Both run in float64 (inside `jax.enable_x64`) and return NumPy arrays.
+Both run on the host, outside any trace, in float64 (inside `jax.enable_x64`), and return
+NumPy arrays.
 """
 
-import concurrent.futures
 import functools
 
 import diffrax
@@ -49,13 +49,6 @@ def diffusion_mol(
     `u[i, j, k]` at `(times[i], grid[j], grid[k])` ($x$ on axis 1, $y$ on axis 2)."""
     require_integer(n, "n", 5)
     require(alpha > 0, "alpha", "a positive number", alpha)
-    # In a thread of its own, so a clean JAX context: the solve also works when called
-    # while a model is traced (diffrax's checks fail under `ensure_compile_time_eval`).
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(_diffusion_mol, alpha, n, times, rtol, atol).result()
-
-
-def _diffusion_mol(alpha, n, times, rtol, atol):
     grid = np.linspace(-1, 1, n)
     h = grid[1] - grid[0]
     x, y = np.meshgrid(grid, grid, indexing="ij")

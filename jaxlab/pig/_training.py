@@ -171,22 +171,59 @@ def n_params(model) -> int:
     return sum(x.size for x in jax.tree.leaves(split_model(model)[0]))
 
 
-@functools.lru_cache(maxsize=64)
-def _test_data(problem: Problem, grid: int, monitor: int):
-    # Often first called while a training step is traced: these are constants, computed
-    # now (and cached), never staged into the trace.
-    with jax.ensure_compile_time_eval():
-        points, vals, shape = problem.test_set(grid)
-        return (points, vals, shape), monitor_subset(points, vals, monitor)
+def host_data(cfg: Settings) -> dict[str, Any]:
+    r"""The data of a run on `cfg.problem()`, host-side NumPy arrays (passed to every
+    compiled program as an argument, never baked in as a constant):
+
+    - `"test"`: `(points (M, d), values (M,))`, the test set
+      (`problem.test_set(test_grid)`);
+    - `"monitor"`: the same for a fixed random subset of `monitor_points` of them, on
+      which the relative $L^2$ error is recorded every step;
+    - `"fixed"` (only with `resample=False`): the one collocation batch, drawn from
+      `data_seed` (see [`sample`][jaxlab.pig.sample])."""
+    problem = cfg.problem()
+    points, vals, _ = problem.test_set(cfg.test_grid)
+    points, vals = np.asarray(points), np.asarray(vals)
+    data = {"test": (points, vals), "monitor": monitor_subset(points, vals, cfg.monitor_points)}
+    if not cfg.resample:
+        fixed = sample(problem, jax.random.key(cfg.data_seed), cfg.collocation)
+        data["fixed"] = jax.tree.map(np.asarray, fixed)
+    return data
+
+
+def batches(cfg: Settings, data: dict[str, Any]):
+    r"""`sample(key) -> batch`, traced, with `data` the arrays of `host_data(cfg)` on the
+    devices: fresh points every step (from the step's key, so each seed has its own);
+    with `resample_every` $k > 1$ the same points for $k$ steps at a time (block
+    $b = \lfloor t / k \rfloor$ drawn from `fold_in(key(data_seed), b)`, shared by the
+    seeds), as the official scripts do; with `resample=False` the fixed batch of `data`.
+    Every batch also holds `data`'s monitor set as `batch["monitor"]`, for the loss's
+    per-step error."""
+    problem, monitor = cfg.problem(), data["monitor"]
+
+    def fresh(key):
+        return {**sample(problem, key, cfg.collocation), "monitor": monitor}
+
+    if not cfg.resample:
+        return lambda key: {**data["fixed"], "monitor": monitor}
+    if cfg.resample_every == 1:
+        return fresh
+
+    def block(key, step):
+        return fresh(jax.random.fold_in(jax.random.key(cfg.data_seed), step // cfg.resample_every))
+
+    return StepSampler(block)
 
 
 def model_specs(cfg: Settings) -> dict[str, ModelSpec]:
-    """`{name: ModelSpec}` of the models `cfg.model` selects, on `cfg.problem()`.
+    r"""`{name: ModelSpec}` of the models `cfg.model` selects, on `cfg.problem()` (the
+    same objects for equal settings, so compiled programs are reused).
 
-    The loss's auxiliary output holds the unweighted loss terms and `rel_l2` on the
-    fixed monitor subset of the test set, every step. `evaluate` gives `final_rel_l2`
-    (the full test set), `params`, `prediction` (the model on the test set) and, for
-    PIG, `centres` (Gaussian centres in the box's coordinates)."""
+    The loss's auxiliary output holds the unweighted loss terms and `rel_l2`, the
+    relative error $\|u - u^\star\|_2 / \|u^\star\|_2$ on the batch's monitor set,
+    every step. `evaluate(model, key, data)` gives `final_rel_l2` (on `data`'s full test
+    set), `params`, `prediction` (the model on the test set) and, for PIG, `centres`
+    (Gaussian centres in the box's coordinates)."""
     return _specs(cfg)
 
 
@@ -195,7 +232,6 @@ def _specs(cfg: Settings) -> dict[str, ModelSpec]:
     problem = cfg.problem()
     require(cfg.causal_tol == 0 or problem.box.time is not None, "causal_tol",
             "0 for a problem without a time axis", cfg.causal_tol)  # fmt: skip
-    (points, vals, _), monitor = _test_data(problem, cfg.test_grid, cfg.monitor_points)
     chunk = cfg.chunk_points or None
     causal = {"causal_tol": cfg.causal_tol, "causal_chunks": cfg.causal_chunks}
     lrs = {"pig": cfg.learning_rate, "pinn": cfg.pinn_learning_rate}
@@ -207,9 +243,10 @@ def _specs(cfg: Settings) -> dict[str, ModelSpec]:
 
         def loss_fn(model, batch, key):
             total, terms = loss(problem, model, batch, cfg.residual_weight, chunk, **causal)
-            return total, {**terms, "rel_l2": rel_l2(model, *monitor, chunk)}
+            return total, {**terms, "rel_l2": rel_l2(model, *batch["monitor"], chunk)}
 
-        def evaluate(model, key, name=name):
+        def evaluate(model, key, data, name=name):
+            points, vals = data["test"]
             prediction = values(model, points, chunk)
             err = jnp.linalg.norm(prediction - vals) / jnp.linalg.norm(vals)
             out = {"final_rel_l2": err, "params": n_params(model), "prediction": prediction}
@@ -221,58 +258,42 @@ def _specs(cfg: Settings) -> dict[str, ModelSpec]:
     return specs
 
 
-@functools.lru_cache(maxsize=64)
-def sampler(cfg: Settings):
-    r"""`sample(key) -> batch`: fresh points every step (from the step's key, so each seed
-    has its own); with `resample_every` $k > 1$ the same points for $k$ steps at a time
-    (block $b = \lfloor t / k \rfloor$ drawn from `fold_in(key(data_seed), b)`, shared by
-    the seeds), as the official scripts do; with `resample=False` one batch drawn from
-    `data_seed` and reused."""
-    problem = cfg.problem()
-
-    def fresh(key):
-        return sample(problem, key, cfg.collocation)
-
-    if not cfg.resample:
-        with jax.ensure_compile_time_eval():
-            fixed = fresh(jax.random.key(cfg.data_seed))
-        return lambda key: fixed
-    if cfg.resample_every == 1:
-        return fresh
-
-    def block(key, step):  # the base key is made per call: this may run under a trace
-        return fresh(jax.random.fold_in(jax.random.key(cfg.data_seed), step // cfg.resample_every))
-
-    return StepSampler(block)
-
-
-TRAINING = Training(model_specs, sampler)
+TRAINING = Training(model_specs, host_data, batches)
 """The side-by-side training of every registered `pig.*` experiment."""
 
 
 def time_per_step(cfg: Settings, name: str, n_steps: int | None = None) -> float:
     """Milliseconds per training step of model `name` for one seed: the core's step
-    scanned `n_steps` times, compiled and warmed up first, blocked until ready."""
+    scanned `n_steps` times (the data an argument), compiled and warmed up first,
+    blocked until ready."""
     n_steps = n_steps or cfg.time_steps
     spec = model_specs(cfg)[name]
     key = jax.random.key(0)
     layout = split_model(eqx.filter_eval_shape(spec.init, key))[2]
     state = init_state(spec.init(key), spec.optimizer, key)
+    data = jax.device_put(host_data(cfg))
     run = jax.jit(
-        lambda s: train_chunk(
+        lambda s, d: train_chunk(
             s, n_steps, loss=spec.loss, layout=layout, optimizer=spec.optimizer,
-            sample=sampler(cfg),
+            sample=batches(cfg, d),
         )
     )  # fmt: skip
-    jax.block_until_ready(run(state))
+    jax.block_until_ready(run(state, data))
     start = time.perf_counter()
-    jax.block_until_ready(run(state))
+    jax.block_until_ready(run(state, data))
     return 1e3 * (time.perf_counter() - start) / n_steps
 
 
 @functools.lru_cache(maxsize=64)
-def _jitted_error(spec: ModelSpec):
-    return eqx.filter_jit(lambda model: spec.evaluate(model, jax.random.key(0))["final_rel_l2"])
+def _fit_batches(cfg: Settings):
+    """`batches(data) -> sample` for [`fit`][jaxlab.fit]: one object per settings, so a
+    second `train` reuses the compiled program."""
+    return functools.partial(batches, cfg)
+
+
+_test_error = eqx.filter_jit(rel_l2)
+"""`_test_error(model, points, values, chunk)`: one model's relative $L^2$ error on test
+arrays passed as arguments (compiled once per model structure and test shape)."""
 
 
 @dataclasses.dataclass
@@ -324,16 +345,19 @@ def train(
     settings = dataclasses.replace(settings or Settings(), **overrides)
     fields = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
     cfg = _Posed(**fields, posed=problem)
+    data = host_data(cfg)
+    test = jax.device_put(data["test"])
+    chunk = cfg.chunk_points or None
     fits, final, best = {}, {}, {}
     for name, spec in model_specs(cfg).items():
         out = fit(
-            spec.loss, spec.init, spec.optimizer, sampler(cfg),
+            spec.loss, spec.init, spec.optimizer, data, batches=_fit_batches(cfg),
             steps=cfg.steps, seeds=seeds, key=key, progress=progress,
         )  # fmt: skip
         fits[name] = out
-        errors, evaluate = [], _jitted_error(spec)
+        errors = []
         for seed in range(out.losses.shape[0]):
-            err = evaluate(out.model(seed))
+            err = _test_error(out.model(seed), *test, chunk)
             errors.append(np.nan if bool(out.diverged[seed]) else float(err))
         final[name] = np.array(errors)
         best[name] = np.nanmin(np.asarray(out.aux["rel_l2"]), axis=1)

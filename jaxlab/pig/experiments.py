@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .._experiment import register, require
 from ._benchmarks import allen_cahn, flow_mixing, helmholtz, klein_gordon, nonlinear_diffusion
-from ._training import TRAINING, Settings, _test_data, time_per_step
+from ._training import TRAINING, Settings, time_per_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,7 +237,7 @@ def _quiet(function):
 @_quiet
 def _figures(cfg, results, curves, out_dir: Path) -> None:
     problem = cfg.problem()
-    (points, reference, shape), _ = _test_data(problem, cfg.test_grid, cfg.monitor_points)
+    _, reference, shape = problem.test_set(cfg.test_grid)
     box, final = problem.box, results["final"]
     index = _plot_slice(shape, box)
     axes = [n for i, n in enumerate(box.names) if isinstance(index[i], slice)]

@@ -177,8 +177,16 @@ def test_pdebench_files_written_by_the_command_train_an_experiment(tmp_path, cap
     np.testing.assert_array_equal(data["unseen"]["u"], unseen)
     np.testing.assert_array_equal(data["unseen"]["params"], 1.0)
     out = tmp_path / "run"
-    metrics, _ = jaxlab.run_experiment("cape.advection", config, seeds=1, out_dir=out)
+    metrics, _ = jaxlab.run_experiment("cape.advection", config, seeds=2, out_dir=out)
     assert np.isfinite(metrics["summary"]["fno/unseen_nrmse"]["mean"])
+    # Streamed from the files (--set stream=true): the same batches, the same results.
+    streamed = dataclasses.replace(config, stream=True)
+    assert isinstance(dataset(streamed)["train"], jaxlab.Stream)
+    np.testing.assert_array_equal(dataset(streamed)["val"]["u"], data["val"]["u"])
+    again, _ = jaxlab.run_experiment(
+        "cape.advection", streamed, seeds=2, out_dir=tmp_path / "streamed"
+    )
+    assert again["summary"] == metrics["summary"]
 
     h5py = pytest.importorskip("h5py")
     with h5py.File(tmp_path / "other.h5", "w") as f:
@@ -190,6 +198,7 @@ def test_pdebench_files_written_by_the_command_train_an_experiment(tmp_path, cap
         (dict(files=tuple(paths), train_samples=6), "files: at least 10 samples"),
         (dict(files=(*paths[:2], str(tmp_path / "other.h5"))), "missing dataset 'tensor'"),
         (dict(files=tuple(paths), unseen_params=(7.0,)), "files: files whose parameters"),
+        (dict(files=(), stream=True), "stream: false without files"),
     ):
         with pytest.raises(ConfigError) as info:
             dataset(dataclasses.replace(config, **change))

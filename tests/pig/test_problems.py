@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jaxlab import ConfigError, pig
-from jaxlab.pig._training import sampler
+from jaxlab.pig._training import batches, host_data
 from jaxlab.pig.experiments import HelmholtzConfig
 
 
@@ -62,20 +62,21 @@ def test_sample_places_points_on_faces_and_is_deterministic():
 
 def test_resample_every_holds_points_for_whole_blocks():
     cfg = dataclasses.replace(HelmholtzConfig.quick(), collocation=16, resample_every=3)
-    sample = jax.jit(sampler(cfg))
-    points = [sample(jax.random.key(step), step)["interior"] for step in range(7)]
+    data = jax.device_put(host_data(cfg))
+    sample = jax.jit(lambda k, t, d: batches(cfg, d)(k, t))
+    points = [sample(jax.random.key(step), step, data)["interior"] for step in range(7)]
     for step in (1, 2):  # one block: the same points whatever the step's key
         np.testing.assert_array_equal(points[step], points[0])
     np.testing.assert_array_equal(points[4], points[3])
     assert not np.allclose(points[3], points[0]) and not np.allclose(points[6], points[3])
-    # First built inside a trace (as training does), then reused by another trace.
-    traced = dataclasses.replace(cfg, collocation=17)
-    first = jax.jit(lambda k, t: sampler(traced)(k, t)["interior"])(jax.random.key(0), 4)
-    again = jax.jit(lambda t: sampler(traced)(jax.random.key(1), t)["interior"])(5)
-    np.testing.assert_array_equal(first, again)
-    every_step = sampler(dataclasses.replace(cfg, resample_every=1))
+    # Built in one trace and in another: the same block, the same points.
+    again = jax.jit(lambda t, d: batches(cfg, d)(jax.random.key(1), t)["interior"])(5, data)
+    np.testing.assert_array_equal(points[4], again)
+    every_step = batches(dataclasses.replace(cfg, resample_every=1), data)
     first, second = every_step(jax.random.key(0)), every_step(jax.random.key(1))
     assert not np.allclose(first["interior"], second["interior"])
+    # The monitor set rides along in every batch, as drawn on the host.
+    np.testing.assert_array_equal(first["monitor"][0], host_data(cfg)["monitor"][0])
 
 
 def test_periodic_condition_compares_matching_faces():

@@ -1,0 +1,78 @@
+"""pig's data (test set, monitor set, fixed collocation batch) enter the compiled training
+and evaluation programs as arguments: no host callback, no large constant, and a program
+that does not depend on the data's values."""
+
+import dataclasses
+
+import jax
+import pytest
+from jax.extend.core import ClosedJaxpr, Jaxpr, Literal
+
+from jaxlab.pig._training import TRAINING, host_data
+from jaxlab.pig.experiments import HelmholtzConfig
+
+
+MIB = 2**20
+
+# Data over 1 MiB: the test and monitor points (160,000 x 2 float32, 1.2 MiB) and the
+# fixed batch's interior (140,000 x 2, 1.1 MiB). A program that closed over any of them
+# (as pig's did, through `jax.ensure_compile_time_eval`) would hold it as a constant.
+BIG = dataclasses.replace(
+    HelmholtzConfig.quick(), test_grid=400, monitor_points=160_000, resample=False,
+    collocation=140_000, boundary_points=16, n_gaussians=8, pinn_width=8, pinn_depth=1,
+)  # fmt: skip
+
+
+def _nested(params):
+    for value in params.values():
+        for item in value if isinstance(value, tuple | list) else (value,):
+            if isinstance(item, ClosedJaxpr | Jaxpr):
+                yield item
+
+
+def _contents(closed: ClosedJaxpr):
+    """`(primitive names, constants)` of a jaxpr and of every jaxpr nested in it: the
+    closed jaxprs' consts and the array literals of every equation."""
+    names, constants, stack = set(), [], [closed]
+    while stack:
+        jaxpr = stack.pop()
+        if isinstance(jaxpr, ClosedJaxpr):
+            constants += list(jaxpr.consts)
+            jaxpr = jaxpr.jaxpr
+        for eqn in jaxpr.eqns:
+            names.add(eqn.primitive.name)
+            constants += [v.val for v in eqn.invars if isinstance(v, Literal)]
+            stack += _nested(eqn.params)
+    return names, constants
+
+
+def _nbytes(x) -> int:
+    return getattr(x, "nbytes", 0)  # a Python scalar literal: 0
+
+
+@pytest.fixture(scope="module")
+def programs():
+    """`(data, {name: (function, first argument)})`: init, advance (2 steps) and finish
+    of the pig training, each taking the data as its second argument."""
+    data = jax.device_put(host_data(BIG))
+    for big in (data["test"][0], data["monitor"][0], data["fixed"]["interior"]):
+        assert big.nbytes > MIB
+    key = jax.random.key(0)
+    state = TRAINING.init(BIG, key, data)
+    return data, {
+        "init": (lambda k, d: TRAINING.init(BIG, k, d), key),
+        "advance": (lambda s, d: TRAINING.advance(BIG, s, 2, d), state),
+        "finish": (lambda s, d: TRAINING.finish(BIG, s, d), state),
+    }
+
+
+@pytest.mark.parametrize("name", ["init", "advance", "finish"])
+def test_programs_take_the_data_as_an_argument(programs, name):
+    data, table = programs
+    function, first = table[name]
+    names, constants = _contents(jax.make_jaxpr(function)(first, data))
+    assert not [n for n in names if "callback" in n]
+    assert max(map(_nbytes, constants), default=0) <= MIB
+    other = jax.tree.map(lambda x: 2 * x + 1, data)  # other values, the same shapes
+    text = jax.jit(function).lower(first, data).as_text()
+    assert jax.jit(function).lower(first, other).as_text() == text
