@@ -35,6 +35,7 @@ average is printed with the machine, and process CPU seconds are shown beside wa
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -157,6 +158,76 @@ def bench_scaling():
     return row
 
 
+def _callback_batches(config, data):
+    """The pre-data-stage path, for comparison only: rows fetched through
+    `jax.pure_callback` every step from host arrays (not part of the library)."""
+    u, params = (np.asarray(x) for x in cape_experiments.dataset(config)["train"].values())
+    shapes = (
+        jax.ShapeDtypeStruct((config.batch_size, *u.shape[1:]), jnp.float32),
+        jax.ShapeDtypeStruct((config.batch_size, params.shape[1]), jnp.float32),
+    )
+
+    def host(index):
+        index = np.asarray(index)
+        flat = index.reshape(-1, config.batch_size)
+        return (
+            np.stack([u[i] for i in flat]).reshape(*index.shape, *u.shape[1:]),
+            np.stack([params[i] for i in flat]).reshape(*index.shape, params.shape[1]),
+        )
+
+    def sample(key):
+        pick = jax.random.choice(key, len(u), (config.batch_size,), replace=False)
+        out = jax.pure_callback(host, shapes, pick.astype(jnp.int32), vmap_method="broadcast_all")
+        return {"u": out[0], "params": out[1]}
+
+    return cape.curriculum_sampler(sample, config.steps, config.warmup_steps, u.shape[1])
+
+
+def bench_data_paths(folder, steps=400):
+    """`cape.advection --quick`, one seed, its quick data written to PDEBench-layout files:
+    training steps per second with the rows in memory, streamed from the files
+    (`--set stream=true`) and fetched through a host callback every step (the path
+    before the data stage), measured in one process. Run time excludes compiling and
+    includes the final evaluation, the same in all three."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = dataclasses.replace(
+        cape_experiments.AdvectionConfig.quick(), steps=steps, inference_repeats=0
+    )
+    paths = []
+    for values, u in cape_experiments._generated_groups(base):
+        path = folder / f"1D_Advection_Sols_beta{values[0]}.hdf5"
+        if not path.exists():
+            cape.write_pdebench(path, u, {"beta": values[0]})
+        paths.append(str(path))
+    memory = dataclasses.replace(base, files=tuple(paths))
+    streamed = dataclasses.replace(memory, stream=True)
+    experiment = jaxlab.get_experiment("cape.advection")
+    training = cape_experiments.TRAINING
+    callback = jaxlab.Training(training.models, training.data, _callback_batches).experiment(
+        "bench.cape_callback", "", cape_experiments.AdvectionConfig, lambda *a: {}
+    )
+    rows = []
+    for label, exp, config in (
+        ("in memory", experiment, memory),
+        ("streamed", experiment, streamed),
+        ("host callback", callback, memory),
+    ):
+        first = jaxlab.sweep(exp, config, 1, chunk_size=100)
+        again = jaxlab.sweep(exp, config, 1, chunk_size=100)
+        row = {
+            "data": label,
+            "steps": steps,
+            "compile_s": first.compile_seconds,
+            "run_s": again.run_seconds,
+            "steps_per_s": steps / again.run_seconds,
+            "unseen_nrmse": float(np.asarray(again.results["final"]["cape_fno/unseen_nrmse"])[0]),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def bench_big_file(path, samples=2700, steps=100, batch=50):
     path = Path(path)
     if not path.exists():
@@ -166,7 +237,16 @@ def bench_big_file(path, samples=2700, steps=100, batch=50):
                        check=True)  # fmt: skip
     config = cape_experiments.AdvectionConfig()
     source = cape.PDEBenchFile(path)
-    base = cape.batch_sampler(source, batch, time=config.time, space=config.space)
+
+    class Downsampled:  # the rows at the experiment's resolution, as a dict
+        shape = source.shape
+
+        def read(self, index):
+            u, params = source.read(index, config.time, config.space)
+            return {"u": u, "params": params}
+
+    stream = jaxlab.Stream(Downsampled(), batch, str(path))
+    base = jaxlab.sampler(stream, batch)
     frames = len(range(0, source.shape[1], config.time))
     sample = cape.curriculum_sampler(base, steps, config.warmup_steps, frames)
 
@@ -175,7 +255,10 @@ def bench_big_file(path, samples=2700, steps=100, batch=50):
 
     init = lambda key: cape_experiments.init_model(config, "cape_fno", key)
     start = time.perf_counter()
-    result = jaxlab.fit(loss, init, optax.adam(1e-3), sample, steps=steps)
+    result = jaxlab.fit(
+        loss, init, optax.adam(1e-3), stream, batches=lambda data: sample, steps=steps,
+        chunk_size=25,
+    )  # fmt: skip
     jax.block_until_ready(result.losses)
     row = {
         "file_gib": path.stat().st_size / 2**30,
@@ -198,12 +281,17 @@ def main():
     parser.add_argument("--scaling", action="store_true")
     parser.add_argument("--skip-models", action="store_true")
     parser.add_argument("--big-file")
+    parser.add_argument("--data-paths", metavar="FOLDER", help="in memory vs streamed vs callback")
     parser.add_argument("--big-samples", type=int, default=2700)
     parser.add_argument("--big-steps", type=int, default=100)
     parser.add_argument("--json")
     args = parser.parse_args()
     results = {"machine": machine()}
     print(json.dumps(results["machine"]), flush=True)
+    if args.data_paths:
+        results["data_paths"] = bench_data_paths(args.data_paths)
+        _write(results, args.json)
+        return
     if args.big_file:
         results["big_file"] = bench_big_file(args.big_file, args.big_samples, args.big_steps)
         _write(results, args.json)

@@ -83,8 +83,10 @@ fig.savefig(OUT / "cape_advection_exact.png", dpi=100, bbox_inches="tight")
 # `cape.write_pdebench` writes the layout of PDEBench's 1-D files (`tensor` [N, T, X],
 # coordinates, the parameter as an attribute), atomically; the command line does the
 # same at full resolution: `jaxlab data generate advection --samples 1000 --set beta=0.4
-# --out adv.h5`. `cape.PDEBenchFile` reads such files (PDEBench's own too), and
-# `cape.batch_sampler` streams random batches of rows into a compiled training loop.
+# --out adv.h5`. `cape.PDEBenchFile` reads such files (PDEBench's own too), only the rows
+# asked for; `cape.load_all` loads one downsampled. The experiments take such files with
+# `--set files=...`, in memory or, with `--set stream=true`, read a chunk ahead on the
+# host (`jaxlab.Stream`).
 
 # %%
 path = OUT / "advection_beta0.5.h5"
@@ -92,9 +94,8 @@ cape.write_pdebench(
     path, u, config.params, t=np.asarray(cape.save_times(1.0, 0.01)), overwrite=True
 )
 source = cape.PDEBenchFile(path)
-sample = cape.batch_sampler(source, 2, time=5, space=NX // 128)
-batch = jax.jit(sample)(jax.random.key(1))
-print(source.param_names, source.shape, "->", batch["u"].shape, batch["params"].ravel())
+rows, params = cape.load_all(source, time=5, space=NX // 128)
+print(source.param_names, source.shape, "->", rows.shape, params.ravel())
 
 # %% [markdown]
 # ## 3. FNO against CAPE-FNO on unseen speeds

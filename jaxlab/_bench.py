@@ -5,7 +5,8 @@ Each experiment is measured in fresh processes that share a new, empty persisten
 compilation cache: the first (cold) process times a 1-seed sweep (compiling it, filling
 the cache) and then an N-seed sweep, each called twice so that run time excludes
 compiling; the second (warm) process times the same 1-seed sweep, now loading its
-programs from the cache. Start time is from launching a process to its first result
+programs from the cache, and counts what it still had to compile (`warm compiles`, 0
+when every program was found). Start time is from launching a process to its first result
 (Python and JAX start-up, tracing, compiling or loading, one run). Every time is wall
 clock, blocked until ready.
 """
@@ -22,6 +23,8 @@ from typing import Any
 from ._experiment import experiments, require
 
 
+_BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"  # compiled or loaded
+_CACHE_HIT = "/jax/compilation_cache/cache_hits"  # loaded from the persistent cache
 COLUMNS = (
     ("experiment", "name", "{}"),
     ("compile s", "compile_seconds", "{:.1f}"),
@@ -31,6 +34,7 @@ COLUMNS = (
     ("cold start s", "cold_start_seconds", "{:.1f}"),
     ("warm start s", "warm_start_seconds", "{:.1f}"),
     ("warm compile s", "warm_compile_seconds", "{:.1f}"),
+    ("warm compiles", "warm_compiles", "{}"),
     ("peak host MiB", "peak_host_mib", "{:.0f}"),
     ("peak device MiB", "peak_device_mib", "{:.0f}"),
 )
@@ -45,14 +49,30 @@ def _peak_device_mib() -> float | None:
 
 
 def measure(name: str, seeds: int, quick: bool, warm_only: bool) -> dict[str, Any]:
-    """The measurements of one process (see the module docstring)."""
+    """The measurements of one process (see the module docstring); `compiles` counts the
+    programs XLA compiled for the first sweep (its data included), not loaded from the
+    persistent cache."""
+    import jax
+
     from ._experiment import get_experiment
     from ._sweep import sweep
 
+    events = {_BACKEND_COMPILE: 0, _CACHE_HIT: 0}
+
+    def count(event, *args, **kwargs):
+        if event in events:
+            events[event] += 1
+
+    jax.monitoring.register_event_listener(count)
+    jax.monitoring.register_event_duration_secs_listener(count)
     experiment = get_experiment(name)
     config = experiment.default_config(quick)
     one = sweep(experiment, config, 1)
-    out = {"first_result_time": time.time(), "compile_seconds": one.compile_seconds}
+    out = {
+        "first_result_time": time.time(),
+        "compile_seconds": one.compile_seconds,
+        "compiles": events[_BACKEND_COMPILE] - events[_CACHE_HIT],
+    }
     if not warm_only:
         out["run_seconds_1"] = sweep(experiment, config, 1).run_seconds
         sweep(experiment, config, seeds)
@@ -93,6 +113,7 @@ def bench_experiment(name: str, seeds: int = 8, quick: bool = True) -> dict[str,
     row.pop("start_seconds", None)
     row["warm_start_seconds"] = warm.get("start_seconds")
     row["warm_compile_seconds"] = warm.get("compile_seconds")
+    row["warm_compiles"] = warm.get("compiles")
     if "error" in warm and "error" not in row:
         row["error"] = warm["error"]
     return row

@@ -184,3 +184,84 @@ def split_streams(data: Any) -> tuple[Any, Any, Stream | None]:
         raise ConfigError(f"data: at most one Stream, got {len(streams)}")
     arrays, static = eqx.partition(data, lambda x: not is_stream(x), is_leaf=is_stream)
     return arrays, static, (streams[0] if streams else None)
+
+
+def _walk(jaxpr: Any, consts: Any, found: dict) -> None:
+    from jax.extend.core import ClosedJaxpr, Jaxpr, Literal
+
+    found["constants"] += [_nbytes(c) for c in consts]
+    for eqn in jaxpr.eqns:
+        if "callback" in eqn.primitive.name:
+            found["callbacks"].add(eqn.primitive.name)
+        found["constants"] += [_nbytes(v.val) for v in eqn.invars if isinstance(v, Literal)]
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(sub, ClosedJaxpr):
+                    _walk(sub.jaxpr, sub.consts, found)
+                elif isinstance(sub, Jaxpr):
+                    _walk(sub, (), found)
+
+
+def _nbytes(x: Any) -> int:
+    if hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        x = jax.random.key_data(x)
+    return int(np.asarray(x).nbytes) if hasattr(x, "dtype") else 0
+
+
+def program_contents(fn: Any, *args: Any) -> dict[str, Any]:
+    """What `fn(*args)` compiles into, from its jaxpr and every jaxpr inside it:
+    `{"callbacks": host-callback primitives, "largest_constant": bytes}`."""
+    closed = jax.make_jaxpr(fn)(*args)
+    found: dict = {"callbacks": set(), "constants": []}
+    _walk(closed.jaxpr, closed.consts, found)
+    return {
+        "callbacks": sorted(found["callbacks"]),
+        "largest_constant": max(found["constants"], default=0),
+    }
+
+
+def experiment_programs(experiment: Any, config: Any, n_steps: int = 2) -> dict[str, dict]:
+    """[`program_contents`][jaxlab._data.program_contents] of each program of one seed of
+    `experiment` at `config`, traced (not compiled) with its declared data as an
+    argument: `run`, or `init`, `advance` (`n_steps` steps) and `finish`.
+
+    A data set baked into a program shows as a large constant; a host round trip as a
+    callback (equinox's runtime checks are callbacks unless `EQX_ON_ERROR=nan`, the mode
+    `jaxlab run --compile-cache` uses)."""
+    import equinox as eqx
+
+    arrays, static, stream = split_streams(
+        None if experiment.data is None else experiment.data(config)
+    )
+    arrays = jax.tree.map(np.asarray, arrays)
+    given = (
+        (lambda d: (eqx.combine(d, static, is_leaf=is_stream),))
+        if experiment.data
+        else (lambda d: ())
+    )
+    key = jax.random.key(0)
+    if not experiment.chunked:
+        return {
+            "run": program_contents(lambda k, d: experiment.run(config, k, *given(d)), key, arrays)
+        }
+    init = lambda k, d: experiment.init(config, k, *given(d))
+    state = jax.eval_shape(init, key, arrays)
+    rows = None
+    if stream is not None:
+        rows = jax.tree.map(
+            lambda s: jax.ShapeDtypeStruct((n_steps, stream.batch_size, *s.shape), s.dtype),
+            stream.row_shapes,
+        )
+
+    def advance(s, d, r):
+        if r is None:
+            return experiment.advance(config, s, n_steps, *given(d))
+        return experiment.advance(config, s, n_steps, *given(d), rows=r)
+
+    return {
+        "init": program_contents(init, key, arrays),
+        "advance": program_contents(advance, state, arrays, rows),
+        "finish": program_contents(
+            lambda s, d: experiment.finish(config, s, *given(d)), state, arrays
+        ),
+    }

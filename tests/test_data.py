@@ -256,3 +256,32 @@ def test_streaming_a_file_larger_than_the_budget_stays_under_it(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert float(done.stdout.split()[-1]) < 200
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("name", list(jaxlab.experiments()))
+def test_every_experiment_takes_its_data_as_arguments(name, monkeypatch):
+    """At quick size, no program of a registered experiment calls back to the host or
+    holds a constant over 1 MiB (its data are arguments). equinox's runtime checks are
+    callbacks unless EQX_ON_ERROR=nan, the mode of `jaxlab run --compile-cache`."""
+    monkeypatch.setattr("equinox._errors.EQX_ON_ERROR", "nan")
+    experiment = jaxlab.get_experiment(name)
+    programs = jaxlab._data.experiment_programs(experiment, experiment.default_config(True))
+    for program, contents in programs.items():
+        assert contents["callbacks"] == [], (program, contents)
+        assert contents["largest_constant"] <= 2**20, (program, contents)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(jaxlab.experiments()))
+def test_a_second_process_compiles_nothing(name, tmp_path):
+    """`--compile-cache`: a second process running the same 1-seed quick sweep loads every
+    program (training, evaluation, data generation) from the cache; XLA compiles none."""
+    command = [sys.executable, "-m", "jaxlab._bench", name, "1", "1", str(tmp_path), "1"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
+    counts = []
+    for _ in range(2):
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        counts.append(json.loads(done.stdout.strip().splitlines()[-1])["compiles"])
+    assert counts[0] > 0 and counts[1] == 0, counts

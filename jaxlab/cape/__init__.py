@@ -5,7 +5,6 @@ from ._data import (
     ArraySource as ArraySource,
     ConcatSource as ConcatSource,
     PDEBenchFile as PDEBenchFile,
-    batch_sampler as batch_sampler,
     generate_file as generate_file,
     load_all as load_all,
     pdebench_writer as pdebench_writer,

@@ -10,9 +10,8 @@ Sources ([`PDEBenchFile`][jaxlab.cape.PDEBenchFile], [`ArraySource`][jaxlab.cape
 [`ConcatSource`][jaxlab.cape.ConcatSource]) are read on the host
 ([`load_all`][jaxlab.cape.load_all], downsampled while reading); training programs receive
 the arrays as arguments and draw their batches inside the program
-([`jaxlab.sampler`][jaxlab.sampler]), never through a host callback. Only for a file larger
-than memory, [`batch_sampler`][jaxlab.cape.batch_sampler] reads each step's rows through
-`jax.pure_callback`.
+([`jaxlab.sampler`][jaxlab.sampler]), never through a host callback; rows larger than memory
+are streamed ([`jaxlab.Stream`][jaxlab.Stream] over a source).
 """
 
 import contextlib
@@ -21,9 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, PRNGKeyArray
 
 from .._experiment import ConfigError, require, require_integer
 from ._generators import cell_centres, generate_batches, save_times
@@ -181,61 +178,6 @@ class ConcatSource:
                 params = np.empty((len(index), pi.shape[1]), np.float32)
             u[mask], params[mask] = ui, pi
         return u, params
-
-
-def batch_sampler(
-    source,
-    batch_size: int,
-    *,
-    time: int = 1,
-    space: int = 1,
-    index: Sequence[int] | None = None,
-) -> Callable[[PRNGKeyArray], dict[str, Array]]:
-    """A pure `sample(key) -> {"u": [B, T', X'], "params": [B, P]}` over `source`
-    (an [`ArraySource`][jaxlab.cape.ArraySource], [`PDEBenchFile`][jaxlab.cape.PDEBenchFile]
-    or [`ConcatSource`][jaxlab.cape.ConcatSource]): `batch_size` distinct rows drawn
-    from `index` (default: all rows) with the key, read on the host through
-    `jax.pure_callback`, downsampled to every `time`-th frame and `space`-th cell.
-    Works under `jit`, `lax.scan` and `vmap` (one read per seed).
-
-    For files larger than memory only: every step is a host round trip (slow on GPU/TPU),
-    and JAX's persistent compilation cache refuses programs holding a callback. Data that
-    fit in memory go in as arrays ([`load_all`][jaxlab.cape.load_all], then
-    [`jaxlab.sampler`][jaxlab.sampler]), as the registered experiments do."""
-    n, frames, nx = source.shape
-    rows = np.arange(n) if index is None else np.asarray(index)
-    require(
-        isinstance(batch_size, int) and 1 <= batch_size <= len(rows),
-        "batch_size",
-        f"an integer in [1, {len(rows)}]",
-        batch_size,
-    )
-    shape_u = (batch_size, len(range(0, frames, time)), len(range(0, nx, space)))
-    shape_p = (batch_size, source.n_params)
-
-    def host(idx):
-        idx = np.asarray(idx)
-        flat = idx.reshape(-1, batch_size)
-        us, ps = zip(*(source.read(rows[i], time, space) for i in flat))
-        return (
-            np.stack(us).reshape(*idx.shape, *shape_u[1:]),
-            np.stack(ps).reshape(*idx.shape, shape_p[1]),
-        )
-
-    def sample(key):
-        pick = jax.random.choice(key, len(rows), (batch_size,), replace=False)
-        u, p = jax.pure_callback(
-            host,
-            (
-                jax.ShapeDtypeStruct(shape_u, jnp.float32),
-                jax.ShapeDtypeStruct(shape_p, jnp.float32),
-            ),
-            pick.astype(jnp.int32),
-            vmap_method="broadcast_all",
-        )
-        return {"u": u, "params": p}
-
-    return sample
 
 
 def load_all(source, *, time: int = 1, space: int = 1, chunk: int = 256):

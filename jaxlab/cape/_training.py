@@ -65,7 +65,7 @@ def curriculum_mask(
 
 def curriculum_sampler(sample, total_steps: int, warmup_steps: int, frames: int):
     """A [`StepSampler`][jaxlab.StepSampler] adding the curriculum to a batch sampler
-    `sample(key) -> {"u", "params"}` (such as [`batch_sampler`][jaxlab.cape.batch_sampler]):
+    `sample(key) -> {"u", "params"}` (such as [`jaxlab.sampler`][jaxlab.sampler] of them):
     each batch also holds `"ar"`, [`curriculum_mask`][jaxlab.cape.curriculum_mask] at the
     training step, and `"step"`, as [`rollout_loss`][jaxlab.cape.rollout_loss] reads them."""
 

@@ -117,43 +117,40 @@ def test_reader_reads_rows_downsampled_and_checks_the_layout(small_file, tmp_pat
     assert cape.PDEBenchFile(path).shape == (2, 3, 4)
 
 
-def test_sampler_streams_distinct_rows_under_jit_scan_and_vmap(small_file):
+def test_concatenated_sources_read_their_rows_in_order(small_file):
     source = cape.ConcatSource(
         [
             cape.PDEBenchFile(small_file),
-            cape.ArraySource(np.zeros((3, 11, 64)), np.full((3, 1), 2.0)),
+            cape.ArraySource(np.arange(3 * 11 * 64.0).reshape(3, 11, 64), np.full((3, 1), 2.0)),
         ]
     )
-    sample = cape.batch_sampler(source, 4, time=5, space=8)
-    batch = jax.jit(sample)(jax.random.key(0))
-    assert batch["u"].shape == (4, 3, 8) and batch["params"].shape == (4, 1)
-    u, p = cape.load_all(source, time=5, space=8)
-    # Every drawn row is a row of the data set, with its own parameter.
-    for row, param in zip(np.asarray(batch["u"]), np.asarray(batch["params"])):
-        match = [i for i in range(9) if np.array_equal(u[i], row) and p[i, 0] == param[0]]
-        assert match
-    keys = jax.random.split(jax.random.key(1), 3)
-    seeds = jax.jit(jax.vmap(sample))(keys)
-    for i in range(3):
-        np.testing.assert_array_equal(seeds["u"][i], sample(keys[i])["u"])
-    scanned = jax.jit(
-        lambda k: jax.lax.scan(lambda c, k: (c, sample(k)["u"].sum()), 0, jax.random.split(k, 5))[1]
-    )
-    assert np.all(np.isfinite(scanned(jax.random.key(2))))
-    with pytest.raises(ConfigError, match="^batch_size"):
-        cape.batch_sampler(source, 10)
+    assert source.shape == (9, 11, 64)
+    u, p = cape.load_all(source, time=5, space=8, chunk=4)
+    with h5py.File(small_file) as h:
+        np.testing.assert_array_equal(u[:6], h["tensor"][:, ::5, ::8])
+    np.testing.assert_array_equal(u[6:], np.arange(3 * 11 * 64.0).reshape(3, 11, 64)[:, ::5, ::8])
+    np.testing.assert_allclose(p[:, 0], [0.7] * 6 + [2.0] * 3)
+    rows, params = source.read(np.array([7, 0, 7]), time=5, space=8)
+    np.testing.assert_array_equal(rows, u[[7, 0, 7]])
+    np.testing.assert_array_equal(params, p[[7, 0, 7]])
 
 
-def test_a_file_trains_a_model_through_fit(small_file):
-    sample = cape.batch_sampler(cape.PDEBenchFile(small_file), 2, time=5, space=8)
+def test_a_file_streamed_through_fit_trains_as_if_loaded(small_file):
+    """A PDEBench file as a jaxlab.Stream: the losses of the arrays loaded in memory."""
     model = lambda key: cape.build_surrogate("fno", width=4, modes=2, layers=1, hidden=4, key=key)
 
     def loss(m, batch, key):
-        batch = {**batch, "ar": jnp.ones(2, bool), "step": jnp.int32(0)}
+        u, params = batch
+        batch = {"u": u, "params": params, "ar": jnp.ones(10, bool), "step": jnp.int32(0)}
         return cape.rollout_loss(m, batch, key, input_noise=0.0)
 
-    out = jaxlab.fit(loss, model, jaxlab_adam(), sample, steps=4, seeds=2, chunk_size=4)
-    assert out.losses.shape == (2, 4) and np.all(np.isfinite(out.losses))
+    stream = jaxlab.Stream(cape.PDEBenchFile(small_file), 2, "small")
+    streamed = jaxlab.fit(loss, model, jaxlab_adam(), stream, steps=4, seeds=2, chunk_size=2)
+    assert streamed.losses.shape == (2, 4) and np.all(np.isfinite(streamed.losses))
+    arrays = cape.load_all(cape.PDEBenchFile(small_file))
+    loaded = jaxlab.fit(loss, model, jaxlab_adam(), arrays, steps=4, seeds=2, batch_size=2,
+                        chunk_size=2)  # fmt: skip
+    np.testing.assert_array_equal(streamed.losses, loaded.losses)
 
 
 def jaxlab_adam():
