@@ -6,8 +6,8 @@ import dataclasses
 
 import jax
 import pytest
-from jax.extend.core import ClosedJaxpr, Jaxpr, Literal
 
+from jaxlab._data import program_contents
 from jaxlab.pig._training import TRAINING, host_data
 from jaxlab.pig.experiments import HelmholtzConfig
 
@@ -21,33 +21,6 @@ BIG = dataclasses.replace(
     HelmholtzConfig.quick(), test_grid=400, monitor_points=160_000, resample=False,
     collocation=140_000, boundary_points=16, n_gaussians=8, pinn_width=8, pinn_depth=1,
 )  # fmt: skip
-
-
-def _nested(params):
-    for value in params.values():
-        for item in value if isinstance(value, tuple | list) else (value,):
-            if isinstance(item, ClosedJaxpr | Jaxpr):
-                yield item
-
-
-def _contents(closed: ClosedJaxpr):
-    """`(primitive names, constants)` of a jaxpr and of every jaxpr nested in it: the
-    closed jaxprs' consts and the array literals of every equation."""
-    names, constants, stack = set(), [], [closed]
-    while stack:
-        jaxpr = stack.pop()
-        if isinstance(jaxpr, ClosedJaxpr):
-            constants += list(jaxpr.consts)
-            jaxpr = jaxpr.jaxpr
-        for eqn in jaxpr.eqns:
-            names.add(eqn.primitive.name)
-            constants += [v.val for v in eqn.invars if isinstance(v, Literal)]
-            stack += _nested(eqn.params)
-    return names, constants
-
-
-def _nbytes(x) -> int:
-    return getattr(x, "nbytes", 0)  # a Python scalar literal: 0
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +43,8 @@ def programs():
 def test_programs_take_the_data_as_an_argument(programs, name):
     data, table = programs
     function, first = table[name]
-    names, constants = _contents(jax.make_jaxpr(function)(first, data))
-    assert not [n for n in names if "callback" in n]
-    assert max(map(_nbytes, constants), default=0) <= MIB
+    contents = program_contents(function, first, data)
+    assert contents["callbacks"] == [] and contents["largest_constant"] <= MIB
     other = jax.tree.map(lambda x: 2 * x + 1, data)  # other values, the same shapes
     text = jax.jit(function).lower(first, data).as_text()
     assert jax.jit(function).lower(first, other).as_text() == text
