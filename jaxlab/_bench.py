@@ -103,10 +103,13 @@ def _measured(name: str, seeds: int, quick: bool, cache: Path, warm_only: bool) 
     return out
 
 
-def bench_experiment(name: str, seeds: int = 8, quick: bool = True) -> dict[str, Any]:
-    """Measure one registered experiment in two fresh processes (cold, then warm cache)."""
+def bench_experiment(
+    name: str, seeds: int = 8, quick: bool = True, start_only: bool = False
+) -> dict[str, Any]:
+    """Measure one registered experiment in two fresh processes (cold, then warm cache);
+    `start_only` skips the run-time and scaling sweeps of the cold process."""
     with tempfile.TemporaryDirectory(prefix="jaxlab-bench-cache-") as cache:
-        cold = _measured(name, seeds, quick, Path(cache), warm_only=False)
+        cold = _measured(name, seeds, quick, Path(cache), warm_only=start_only)
         warm = _measured(name, seeds, quick, Path(cache), warm_only=True)
     row = {"name": name, "seeds": seeds, "quick": quick, **cold}
     row["cold_start_seconds"] = cold.pop("start_seconds", None)

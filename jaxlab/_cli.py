@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--full", action="store_true", help="default configs, not quick()")
     bench.add_argument("--seeds", default="8", help="seeds of the scaling run (default 8)")
     bench.add_argument("--json", type=Path, metavar="PATH", help="where to write the JSON")
+    bench.add_argument(
+        "--start-only", action="store_true", help="only cold and warm start (compile cache)"
+    )
     show = commands.add_parser("show", help="print a saved summary")
     show.add_argument("dir", type=Path)
     data = commands.add_parser("data", help="PDE data sets")
@@ -186,7 +189,7 @@ def _bench(args) -> None:
     rows = []
     print(table([]), flush=True)
     for name in names:
-        rows.append(bench_experiment(name, seeds, quick=not args.full))
+        rows.append(bench_experiment(name, seeds, quick=not args.full, start_only=args.start_only))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     print(table(rows))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -20,10 +19,9 @@ from jaxlab import ConfigError, cape
 
 # A linear regression trained side by side with an MLP, on declared data: a training set
 # (batches drawn in the program) and a test set (the evaluation's). `rows_file` switches
-# the training rows to a Stream over a .npy file read with memmap; `pause` slows each
-# chunk so that a subprocess can be killed in the middle.
+# the training rows to a Stream over a .npy file read with memmap.
 SOURCE = """
-import dataclasses, time
+import dataclasses
 import equinox as eqx, jax, jax.numpy as jnp, numpy as np, optax
 import jaxlab
 
@@ -34,7 +32,6 @@ class Regression:
     rows: int = 512
     batch_size: int = 16
     rows_file: str = ""
-    pause: float = 0.0
 
 
 class NpyRows:
@@ -65,13 +62,7 @@ def data(config):
 
 
 def batches(config, data):
-    sample = jaxlab.sampler(data["train"], config.batch_size)
-
-    def paused(key):
-        jax.debug.callback(lambda: time.sleep(config.pause) if config.pause else None)
-        return sample(key)
-
-    return paused if config.pause else sample
+    return jaxlab.sampler(data["train"], config.batch_size)
 
 
 def mse(model, batch, key):
@@ -185,11 +176,25 @@ def test_a_stream_gives_the_in_memory_results_exactly(rows_file):
                    steps=2)  # fmt: skip
 
 
+# The command on the regression; with KILL_AFTER=n the process SIGKILLs itself right
+# after its n-th checkpoint (of 5-step chunks) is saved.
 CLI = (
     SOURCE
     + """
-import sys
+import os, signal, sys
+from jaxlab._checkpoint import Checkpoints
 from jaxlab._cli import main
+
+if "KILL_AFTER" in os.environ:
+    save, saved = Checkpoints.save, []
+
+    def save_then_die(self, *args, **kwargs):
+        save(self, *args, **kwargs)
+        saved.append(1)
+        if len(saved) == int(os.environ["KILL_AFTER"]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    Checkpoints.save = save_then_die
 
 jaxlab.register(REGRESSION)
 sys.exit(main(["run", "test.regression", "--seeds", "2", "--chunk-size", "5", "--quiet",
@@ -199,21 +204,15 @@ sys.exit(main(["run", "test.regression", "--seeds", "2", "--chunk-size", "5", "-
 
 
 def test_a_killed_streamed_run_resumes_to_the_uninterrupted_results(tmp_path, rows_file):
-    def run(out, *args):
+    def run(out, *args, **env):
         command = [sys.executable, "-c", CLI, "--out", str(out), "--set", f"rows_file={rows_file}"]
-        return subprocess.Popen([*command, *args])
+        return subprocess.run([*command, *args], env={**os.environ, **env}).returncode
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    process = run(killed, "--set", "pause=0.1")
-    marker = killed / "checkpoint" / "group0" / "history" / "10.npz"
-    deadline = time.monotonic() + 120
-    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL and not (killed / "metrics.json").exists()
-    assert run(whole, "--set", "pause=0.1").wait() == 0
-    assert run(killed, "--set", "pause=0.1", "--resume").wait() == 0
+    assert run(killed, KILL_AFTER="2") == -signal.SIGKILL  # after step 10 of 40
+    assert (killed / "checkpoint").is_dir() and not (killed / "metrics.json").exists()
+    assert run(whole) == 0
+    assert run(killed, "--resume") == 0
     metrics = [json.loads((f / "metrics.json").read_text())["summary"] for f in (whole, killed)]
     assert metrics[0] == metrics[1]
     with np.load(whole / "history.npz") as a, np.load(killed / "history.npz") as b:
