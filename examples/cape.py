@@ -23,7 +23,7 @@
 # This notebook
 # 1. generates PDEBench-style advection data with the finite-volume generator and
 #    checks it against the exact solution,
-# 2. writes and streams it through a PDEBench-layout HDF5 file,
+# 2. writes it to a PDEBench-layout HDF5 file and reads it back,
 # 3. trains a plain FNO and a CAPE-FNO side by side and compares them on seen and
 #    unseen $\beta$.
 #
@@ -127,6 +127,7 @@ if QUICK:
         cape_width=8,
         cape_modes=4,
         models=("fno", "cape_fno"),
+        inference_repeats=0,  # no rollout timing at smoke size
     )
 else:
     experiment_config = AdvectionConfig.quick()
