@@ -209,7 +209,7 @@ def test_a_killed_streamed_run_resumes_to_the_uninterrupted_results(tmp_path, ro
         return subprocess.run([*command, *args], env={**os.environ, **env}).returncode
 
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    assert run(killed, KILL_AFTER="2") == -signal.SIGKILL  # after step 10 of 40
+    assert run(killed, KILL_AFTER="1") == -signal.SIGKILL  # after step 5 of 40
     assert (killed / "checkpoint").is_dir() and not (killed / "metrics.json").exists()
     assert run(whole) == 0
     assert run(killed, "--resume") == 0
