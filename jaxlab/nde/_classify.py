@@ -1,13 +1,14 @@
 """Training a classifier of irregular series (a [`Training`][jaxlab.Training] of one
 model: a neural CDE, or a GRU baseline), shared by `nde.spirals` and `nde.vowels`.
 
-A task provides `data(config) -> (train, validation, test)`, each `(times, values,
-labels)` with NaN-padded `(series, length)` times and `(series, length, channels)` values;
-the validation series are held out of the training data and are the only data on which
-defaults are chosen. The config provides `model` (one of `MODELS`), `channels` (of the
-data), `classes`, `hidden`, `width`, `depth`, `interpolation`, `intensity`, `rtol`,
-`atol`, `learning_rate`, `batch_size` and `steps` (`width` to `atol` concern the CDE
-only)."""
+A task provides `data(config) -> (train, validation, test)`, host side, each `(times,
+values, labels)` with NaN-padded `(series, length)` times and `(series, length, channels)`
+values; the validation series are held out of the training data and are the only data on
+which defaults are chosen. The training declares them as its data (NaN as masks, see
+`without_nan`), from which minibatches and evaluation read them. The config provides
+`model` (one of `MODELS`), `channels` (of the data), `classes`, `hidden`, `width`,
+`depth`, `interpolation`, `intensity`, `rtol`, `atol`, `learning_rate`, `batch_size` and
+`steps` (`width` to `atol` concern the CDE only)."""
 
 from collections.abc import Callable
 
@@ -21,6 +22,7 @@ from .._side_by_side import ModelSpec, Training
 from .._train import sampler
 from ._cde import NeuralCDE, control_path
 from ._gru import GRUClassifier
+from ._missing import with_nan, without_nan
 
 
 def class_loss(logits, labels):
@@ -63,6 +65,18 @@ def _logits(model, inputs):
     return jax.vmap(model)(*inputs)
 
 
+def _declared(split):
+    """A split `(times, values, labels)` as declared data: finite arrays and NaN masks."""
+    times, values, labels = split
+    return without_nan(times), without_nan(values), np.asarray(labels)
+
+
+def _series(split):
+    """The `(times, values, labels)` of a declared split, NaN restored."""
+    times, values, labels = split
+    return with_nan(*times), with_nan(*values), labels
+
+
 def classifier_training(data: Callable) -> Training:
     """The [`Training`][jaxlab.Training] of one [`NeuralCDE`][jaxlab.nde.NeuralCDE] or
     [`GRUClassifier`][jaxlab.nde.GRUClassifier] (`config.model`) on `data(config)` with
@@ -84,21 +98,25 @@ def classifier_training(data: Callable) -> Training:
             inputs, labels = batch
             return class_loss(_logits(model, inputs), labels)
 
-        def evaluate(model, key):
-            _, validation, test = data(cfg)
+        def evaluate(model, key, declared):
+            _, validation, test = declared
             out = {}
-            for split, (times, values, labels) in (("val", validation), ("test", test)):
+            for split, stored in (("val", validation), ("test", test)):
+                times, values, labels = _series(stored)
                 logits = _logits(model, _inputs(cfg, times, values))
                 out[f"{split}_loss"], out[f"{split}_accuracy"] = class_loss(logits, labels)
             return {**out, "test_logits": logits}  # the last evaluated: the test set
 
         return {cfg.model: ModelSpec(init, loss, optax.adam(cfg.learning_rate), evaluate)}
 
-    def sample(cfg):
-        (times, values, labels), _, _ = data(cfg)
+    def declare(cfg):
+        return tuple(_declared(split) for split in data(cfg))
+
+    def batches(cfg, declared):
+        times, values, labels = _series(declared[0])
         return sampler((_inputs(cfg, times, values), labels), cfg.batch_size)
 
-    return Training(models, sample)
+    return Training(models, declare, batches)
 
 
 METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")

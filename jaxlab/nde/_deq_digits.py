@@ -116,29 +116,21 @@ def _loss(model, batch, key):
     return loss, jnp.mean(steps.astype(float))
 
 
-def _split(cfg: DEQDigitsConfig):
-    return _digits(cfg.test_fraction, cfg.validation_fraction, cfg.data_seed)
-
-
-def _test(cfg: DEQDigitsConfig):
+def _test(model: DEQClassifier, key, data):
     """Validation and test accuracy and loss, the mean solver steps on the test set (NaN
     if a logit is not finite), and the test confusion counts."""
-
-    def evaluate(model, key):
-        _, validation, test = _split(cfg)
-        out = {}
-        for split, (x, y) in (("val", validation), ("test", test)):
-            logits, loss, steps = _evaluate(model, jnp.asarray(x), jnp.asarray(y))
-            predicted = jnp.argmax(logits, axis=-1)
-            ok = jnp.all(jnp.isfinite(logits))
-            out[f"{split}_accuracy"] = jnp.where(ok, jnp.mean(predicted == y), jnp.nan)
-            out[f"{split}_loss"] = jnp.where(ok, loss, jnp.nan)
-        # Of the test set, the last one evaluated.
-        out["mean_fixed_point_iterations"] = jnp.where(ok, jnp.mean(steps.astype(float)), jnp.nan)
-        out["confusion"] = jnp.zeros((CLASSES, CLASSES), int).at[y, predicted].add(1)
-        return out
-
-    return evaluate
+    _, validation, test = data
+    out = {}
+    for split, (x, y) in (("val", validation), ("test", test)):
+        logits, loss, steps = _evaluate(model, x, y)
+        predicted = jnp.argmax(logits, axis=-1)
+        ok = jnp.all(jnp.isfinite(logits))
+        out[f"{split}_accuracy"] = jnp.where(ok, jnp.mean(predicted == y), jnp.nan)
+        out[f"{split}_loss"] = jnp.where(ok, loss, jnp.nan)
+    # Of the test set, the last one evaluated.
+    out["mean_fixed_point_iterations"] = jnp.where(ok, jnp.mean(steps.astype(float)), jnp.nan)
+    out["confusion"] = jnp.zeros((CLASSES, CLASSES), int).at[y, predicted].add(1)
+    return out
 
 
 MODEL = "deq"  # the one model's name in the Training (not in the metric keys)
@@ -151,12 +143,18 @@ def models(cfg: DEQDigitsConfig) -> dict[str, ModelSpec]:
             rtol=cfg.rtol, atol=cfg.atol, max_steps=cfg.max_steps, key=key,
         )  # fmt: skip
 
-    return {MODEL: ModelSpec(init, _loss, optax.adam(cfg.learning_rate), _test(cfg))}
+    return {MODEL: ModelSpec(init, _loss, optax.adam(cfg.learning_rate), _test)}
 
 
 def data(cfg: DEQDigitsConfig):
-    train, _, _ = _split(cfg)
-    return sampler(jax.tree.map(jnp.asarray, train), cfg.batch_size)
+    """The `(x, y)` of the train, validation and test sets (host arrays, loaded once per
+    process)."""
+    return _digits(cfg.test_fraction, cfg.validation_fraction, cfg.data_seed)
+
+
+def batches(cfg: DEQDigitsConfig, data):
+    """Minibatches of `batch_size` training examples."""
+    return sampler(data[0], cfg.batch_size)
 
 
 def report_digits(cfg: DEQDigitsConfig, results, out_dir: Path | None) -> dict:
@@ -206,7 +204,7 @@ def _history(cfg, results):
     return {"train_loss": np.asarray(losses), "fixed_point_iterations": np.asarray(steps)}
 
 
-TRAINING = Training(models, data)
+TRAINING = Training(models, data, batches)
 EXPERIMENT = TRAINING.experiment(
     "nde.deq_digits",
     "deep equilibrium classifier (implicit gradients) on scikit-learn's 8x8 digits",

@@ -2,6 +2,7 @@ r"""`nde.oscillator`: a neural ODE against a hybrid model (the undamped pendulum
 learnable frequency, plus a small neural correction) learning a damped pendulum."""
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import equinox as eqx
@@ -62,8 +63,14 @@ class OscillatorConfig:
         return cls(trajectories=16, times=25, width=16, steps=800)
 
 
+def _times(cfg: OscillatorConfig):
+    return jnp.linspace(0.0, cfg.horizon, cfg.times)
+
+
+@functools.partial(jax.jit, static_argnums=0)
 def _data(cfg: OscillatorConfig):
-    """Noisy training and clean test trajectories of the true damped pendulum."""
+    """Noisy training and clean test trajectories of the true damped pendulum (one
+    compiled program, run outside the training programs)."""
     truth = NeuralODE(
         lambda t, y, args: (
             pendulum(t, y, jnp.array([cfg.omega])) - jnp.array([0.0, cfg.damping * y[1]])
@@ -71,7 +78,7 @@ def _data(cfg: OscillatorConfig):
         rtol=1e-8,
         atol=1e-10,
     )
-    ts = jnp.linspace(0.0, cfg.horizon, cfg.times)
+    ts = _times(cfg)
     k_train, k_test, k_noise = jax.random.split(jax.random.key(cfg.data_seed), 3)
     shape = (cfg.trajectories, 2)
     y0_train = jax.random.uniform(k_train, shape, minval=-1.5, maxval=1.5)
@@ -107,7 +114,7 @@ def _predict(model, ts, y0):
 def _loss(cfg: OscillatorConfig, penalised: bool):
     r"""The mean squared error of the trajectories at the observation times, plus for the
     hybrid `correction_penalty` times the mean square of the correction along them."""
-    ts = jnp.linspace(0.0, cfg.horizon, cfg.times)
+    ts = _times(cfg)
 
     def loss(model, batch, key):
         y0, ys = batch
@@ -126,8 +133,9 @@ def _evaluate(cfg: OscillatorConfig, hybrid: bool):
     """Test MSE, the vector field's parameter count, the test predictions and, for the
     hybrid, the relative error of the learned $\\omega$."""
 
-    def evaluate(model, key):
-        ts, _, (y0_test, test) = _data(cfg)
+    def evaluate(model, key, data):
+        ts = _times(cfg)
+        _, (y0_test, test) = data
         predicted = _predict(model, ts, y0_test)
         field = eqx.filter(model.vector_field, eqx.is_array)
         out = {
@@ -152,7 +160,14 @@ def models(cfg: OscillatorConfig) -> dict[str, ModelSpec]:
 
 
 def data(cfg: OscillatorConfig):
-    _, train, _ = _data(cfg)
+    """The `(y0, trajectories)` of the training and test sets, host arrays."""
+    _, train, test = _data(cfg)
+    return jax.tree.map(np.asarray, (train, test))
+
+
+def batches(cfg: OscillatorConfig, data):
+    """The full batch: every training trajectory at every step."""
+    train, _ = data
     return lambda key: train
 
 
@@ -177,7 +192,7 @@ def report_oscillator(cfg: OscillatorConfig, results, out_dir: Path | None) -> d
     return metrics
 
 
-TRAINING = Training(models, data)
+TRAINING = Training(models, data, batches)
 EXPERIMENT = TRAINING.experiment(
     "nde.oscillator",
     "neural ODE against a hybrid (pendulum + neural correction) model of a damped pendulum",

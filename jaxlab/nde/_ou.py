@@ -3,6 +3,7 @@ Ornstein-Uhlenbeck process, judged by the marginal mean and standard deviation o
 generate against the exact ones."""
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import equinox as eqx
@@ -16,6 +17,7 @@ from .._experiment import require, require_integer
 from .._side_by_side import ModelSpec, Training
 from .._train import sampler
 from ._latent_sde import LatentSDE
+from ._missing import with_nan, without_nan
 from ._sde_gan import CDEDiscriminator, SDEGenerator, clip_weights
 from ._sde_solve import SDE_SOLVERS
 
@@ -214,6 +216,7 @@ def _times(cfg: OUConfig):
     return jnp.linspace(0.0, cfg.t1, cfg.times)
 
 
+@functools.partial(jax.jit, static_argnums=0)
 def _data(cfg: OUConfig):
     """The observation times, the training paths (a fraction `drop` of points NaN), and
     the shift and scale that standardize them (over all paths and times)."""
@@ -343,8 +346,8 @@ def _evaluate(cfg: OUConfig, name: str):
     generated paths (NaN if any path is not finite), those marginals, and 8 noiseless
     paths for the figure."""
 
-    def evaluate(model, key):
-        ts, _, (shift, scale) = _data(cfg)
+    def evaluate(model, key, data):
+        ts, shift, scale = _times(cfg), data["shift"], data["scale"]
         mean, std = exact_moments(cfg, ts)
         paths = shift + scale * _generate(name, model, ts, key, cfg.samples)
         learned_mean, learned_std = jnp.mean(paths, 0), jnp.std(paths, 0)
@@ -374,9 +377,18 @@ def models(cfg: OUConfig) -> dict[str, ModelSpec]:
 
 
 def data(cfg: OUConfig):
-    """Minibatches of `batch_size` standardized training paths."""
+    """The standardized training paths (host arrays; their missing points as a mask, see
+    `without_nan`) and the shift and scale that map them back."""
     _, ys, (shift, scale) = _data(cfg)
-    return sampler((ys - shift) / scale, cfg.batch_size)
+    paths, missing = without_nan((ys - shift) / scale)
+    shift, scale = np.asarray(shift), np.asarray(scale)
+    return {"paths": paths, "missing": missing, "shift": shift, "scale": scale}
+
+
+def batches(cfg: OUConfig, data):
+    """Minibatches of `batch_size` standardized training paths, NaN where not observed."""
+    sample = sampler((data["paths"], data["missing"]), cfg.batch_size)
+    return lambda key: with_nan(*sample(key))
 
 
 def report_ou(cfg: OUConfig, results, out_dir: Path | None) -> dict:
@@ -413,7 +425,7 @@ def report_ou(cfg: OUConfig, results, out_dir: Path | None) -> dict:
     return metrics
 
 
-TRAINING = Training(models, data)
+TRAINING = Training(models, data, batches)
 EXPERIMENT = TRAINING.experiment(
     "nde.ou",
     "neural SDEs (latent SDE, SDE-GAN) learning a time-dependent Ornstein-Uhlenbeck process",

@@ -2,6 +2,7 @@
 spirals observed at irregular times."""
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import jax
@@ -106,8 +107,10 @@ def spirals(cfg: SpiralsConfig, n: int, key):
     return times, values, labels
 
 
+@functools.partial(jax.jit, static_argnums=0)
 def spiral_data(cfg: SpiralsConfig):
-    """The `(times, values, labels)` of the train, validation and test series."""
+    """The `(times, values, labels)` of the train, validation and test series, drawn by
+    one compiled program, outside the training programs (which receive them as data)."""
     # The first two keys are those of the train/test split before validation was added.
     k_train, k_test, k_validation = jax.random.split(jax.random.key(cfg.data_seed), 3)
     return (

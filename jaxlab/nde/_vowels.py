@@ -6,7 +6,6 @@ import dataclasses
 import functools
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 
 from .._experiment import import_extra, require, require_integer
@@ -114,7 +113,7 @@ def _split(cfg: VowelsConfig):
 
 def vowel_data(cfg: VowelsConfig):
     """`(times, values, labels)` of the series trained on, the validation series and the
-    test series: NaN-padded arrays."""
+    test series: NaN-padded host arrays (the files are read once per process)."""
     (series, labels), (test, test_labels) = _load("train"), _load("test")
     train, validation = _split(cfg)
     stacked = np.concatenate([series[i] for i in train])
@@ -128,7 +127,7 @@ def vowel_data(cfg: VowelsConfig):
         times, values = pad_series(
             [cfg.frame_time * np.arange(len(x)) for x in xs], [(x - mean) / std for x in xs]
         )
-        out.append((times, values, jnp.asarray(ys)))
+        out.append((np.asarray(times), np.asarray(values), ys.astype(np.int32)))
     return tuple(out)
 
 
