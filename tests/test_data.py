@@ -261,14 +261,17 @@ def test_streaming_a_file_larger_than_the_budget_stays_under_it(tmp_path):
 @pytest.mark.parametrize("name", list(jaxlab.experiments()))
 def test_every_experiment_takes_its_data_as_arguments(name, monkeypatch):
     """At quick size, no program of a registered experiment calls back to the host or
-    holds a constant over 1 MiB (its data are arguments). equinox's runtime checks are
-    callbacks unless EQX_ON_ERROR=nan, the mode of `jaxlab run --compile-cache`."""
+    holds a constant over 64 KiB: its data are arguments. (The issue's bound is 1 MiB;
+    the smallest data set an experiment once baked in, nde.deq_digits' validation
+    images, is 69 KiB, so 64 KiB catches it; the largest constant left is a solver table
+    of 280 bytes.) equinox's runtime checks are callbacks unless EQX_ON_ERROR=nan, the
+    mode of `jaxlab run --compile-cache`."""
     monkeypatch.setattr("equinox._errors.EQX_ON_ERROR", "nan")
     experiment = jaxlab.get_experiment(name)
     programs = jaxlab._data.experiment_programs(experiment, experiment.default_config(True))
     for program, contents in programs.items():
         assert contents["callbacks"] == [], (program, contents)
-        assert contents["largest_constant"] <= 2**20, (program, contents)
+        assert contents["largest_constant"] <= 64 * 2**10, (program, contents)
 
 
 @pytest.mark.slow
