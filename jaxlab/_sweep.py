@@ -260,6 +260,12 @@ def sweep(
             chunk_size=chunk_size,
             checkpoint_dir=checkpoint_dir,
         )
+    require(
+        split_streams(data)[2] is None,
+        "data",
+        "arrays (a Stream is read by chunked experiments: fit and Training)",
+        "a Stream",
+    )
     with _x64_context(config):
         batch = _batch(config, keys, over, batch_size)
         run = experiment.run

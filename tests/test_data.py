@@ -168,6 +168,12 @@ def test_a_stream_gives_the_in_memory_results_exactly(rows_file):
     np.testing.assert_array_equal(np.asarray(a.losses), np.asarray(b.losses))
     with pytest.raises(ConfigError, match="^batch_size: an integer in"):
         jaxlab.Stream(_MODULE["NpyRows"](rows_file), 513)
+    plain = jaxlab.Experiment(
+        "test.plain", "", Regression, lambda *a: {}, run=lambda c, k, d: jnp.zeros(()),
+        data=lambda c: {"train": stream},
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="^data: arrays .a Stream is read by chunked"):
+        jaxlab.sweep(plain, Regression(), 1)
     bad = table(512)
     bad[300, 1] = np.inf
     np.save(rows_file, bad)
