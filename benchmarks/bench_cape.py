@@ -282,6 +282,7 @@ def main():
     parser.add_argument("--skip-models", action="store_true")
     parser.add_argument("--big-file")
     parser.add_argument("--data-paths", metavar="FOLDER", help="in memory vs streamed vs callback")
+    parser.add_argument("--data-steps", type=int, default=400)
     parser.add_argument("--big-samples", type=int, default=2700)
     parser.add_argument("--big-steps", type=int, default=100)
     parser.add_argument("--json")
@@ -289,7 +290,7 @@ def main():
     results = {"machine": machine()}
     print(json.dumps(results["machine"]), flush=True)
     if args.data_paths:
-        results["data_paths"] = bench_data_paths(args.data_paths)
+        results["data_paths"] = bench_data_paths(args.data_paths, args.data_steps)
         _write(results, args.json)
         return
     if args.big_file:
