@@ -370,6 +370,7 @@ def fit(
     require_integer(steps, "steps")
     keys = _seed_keys(seeds, key)
     _, _, layout = split_model(init_model(keys[0]))
+    require(batches is None or callable(batches), "batches", "a function batches(data)", batches)
     arrays = None if callable(data) else data
     if batches is None:
         sampler(arrays, batch_size)  # validates data and batch_size
