@@ -183,12 +183,14 @@ def _callback_batches(config, data):
     return cape.curriculum_sampler(sample, config.steps, config.warmup_steps, u.shape[1])
 
 
-def bench_data_paths(folder, steps=400):
+def bench_data_paths(folder, steps=400, rounds=3):
     """`cape.advection --quick`, one seed, its quick data written to PDEBench-layout files:
     training steps per second with the rows in memory, streamed from the files
     (`--set stream=true`) and fetched through a host callback every step (the path
-    before the data stage), measured in one process. Run time excludes compiling and
-    includes the final evaluation, the same in all three."""
+    before the data stage), measured in one process. Each path is compiled first; then
+    `rounds` rounds time the three in turn (so a change in the machine's load reaches
+    all three alike). Run time excludes compiling and includes the final evaluation, the
+    same in all three."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     base = dataclasses.replace(
@@ -207,24 +209,31 @@ def bench_data_paths(folder, steps=400):
     callback = jaxlab.Training(training.models, training.data, _callback_batches).experiment(
         "bench.cape_callback", "", cape_experiments.AdvectionConfig, lambda *a: {}
     )
-    rows = []
-    for label, exp, config in (
+    paths = (
         ("in memory", experiment, memory),
         ("streamed", experiment, streamed),
         ("host callback", callback, memory),
-    ):
-        first = jaxlab.sweep(exp, config, 1, chunk_size=100)
-        again = jaxlab.sweep(exp, config, 1, chunk_size=100)
-        row = {
-            "data": label,
-            "steps": steps,
-            "compile_s": first.compile_seconds,
-            "run_s": again.run_seconds,
-            "steps_per_s": steps / again.run_seconds,
-            "unseen_nrmse": float(np.asarray(again.results["final"]["cape_fno/unseen_nrmse"])[0]),
-        }
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+    )
+    compile_s = {label: jaxlab.sweep(exp, config, 1, chunk_size=100).compile_seconds
+                 for label, exp, config in paths}  # fmt: skip
+    rows = []
+    for round_ in range(rounds):
+        for label, exp, config in paths:
+            again = jaxlab.sweep(exp, config, 1, chunk_size=100)
+            row = {
+                "data": label,
+                "round": round_,
+                "steps": steps,
+                "compile_s": compile_s[label],
+                "run_s": again.run_seconds,
+                "steps_per_s": steps / again.run_seconds,
+                "load": os.getloadavg()[0],
+                "unseen_nrmse": float(
+                    np.asarray(again.results["final"]["cape_fno/unseen_nrmse"])[0]
+                ),
+            }
+            print(json.dumps(row), flush=True)
+            rows.append(row)
     return rows
 
 
@@ -283,6 +292,7 @@ def main():
     parser.add_argument("--big-file")
     parser.add_argument("--data-paths", metavar="FOLDER", help="in memory vs streamed vs callback")
     parser.add_argument("--data-steps", type=int, default=400)
+    parser.add_argument("--data-rounds", type=int, default=3)
     parser.add_argument("--big-samples", type=int, default=2700)
     parser.add_argument("--big-steps", type=int, default=100)
     parser.add_argument("--json")
@@ -290,7 +300,7 @@ def main():
     results = {"machine": machine()}
     print(json.dumps(results["machine"]), flush=True)
     if args.data_paths:
-        results["data_paths"] = bench_data_paths(args.data_paths, args.data_steps)
+        results["data_paths"] = bench_data_paths(args.data_paths, args.data_steps, args.data_rounds)
         _write(results, args.json)
         return
     if args.big_file:
