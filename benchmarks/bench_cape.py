@@ -128,7 +128,7 @@ def bench_models(batch=50):
         _, wall, cpu = timed(lambda: [step(model, state, data) for _ in range(reps)][-1])
         row = {
             "model": name,
-            "params": cape.count_params(model),
+            "params": jaxlab.count_params(model),
             "compile_s": compile_s,
             "train_trajectories_per_s": reps * batch / wall,
             "train_cpu_s_per_step": cpu / reps,

@@ -273,22 +273,25 @@ def diffrax_solve(ts, solver):
 
 
 def compiled_step(model, solve, y0, target) -> tuple[Callable[[], Any], float]:
-    """One jitted Adam step as `run() -> outputs`, and the seconds of its first call."""
+    """One jitted Adam step of the parameters of `jaxlab.split_model` (settings stay
+    fixed, as in training) as `run() -> outputs`, and the seconds of its first call."""
     optimizer = optax.adam(1e-3)
+    params, buffers, layout = jaxlab.split_model(model)
 
-    @eqx.filter_jit
-    def step(model, opt_state):
-        def loss(model):
+    @jax.jit
+    def step(params, opt_state):
+        def loss(params):
+            model = layout.merge(params, buffers)
             return jnp.mean((jax.vmap(lambda y: solve(model, y))(y0) - target) ** 2)
 
-        value, grads = eqx.filter_value_and_grad(loss)(model)
-        updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
-        return eqx.apply_updates(model, updates), opt_state, value
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
 
-    opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
+    opt_state = optimizer.init(params)
     start = time.perf_counter()
-    jax.block_until_ready(step(model, opt_state))
-    return (lambda: step(model, opt_state)), time.perf_counter() - start
+    jax.block_until_ready(step(params, opt_state))
+    return (lambda: step(params, opt_state)), time.perf_counter() - start
 
 
 def best_seconds(runs: dict[str, Callable[[], Any]]) -> dict[str, float]:

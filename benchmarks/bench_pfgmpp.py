@@ -11,7 +11,6 @@ import dataclasses
 import json
 import time
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,7 +37,7 @@ def timed(f, *args, repeat=3):
 def training_speed(net, data, D, steps=50):
     """Steps per second of `steps` Adam steps of one model (one seed), as a lax.scan."""
     opt = optax.adam(1e-3)
-    params, static = eqx.partition(net, eqx.is_inexact_array)
+    params, buffers, layout = jaxlab.split_model(net)
 
     @jax.jit
     def run(params, key):
@@ -46,7 +45,7 @@ def training_speed(net, data, D, steps=50):
             params, state = carry
             k1, k2 = jax.random.split(k)
             loss, g = jax.value_and_grad(
-                lambda p: pfgmpp.pfgmpp_loss(eqx.combine(p, static), data(k1), k2, D)[0]
+                lambda p: pfgmpp.pfgmpp_loss(layout.merge(p, buffers), data(k1), k2, D)[0]
             )(params)
             updates, state = opt.update(g, state, params)
             return (optax.apply_updates(params, updates), state), loss

@@ -37,7 +37,8 @@ import numpy as np
 
 import jaxlab
 from jaxlab import pig
-from jaxlab._train import init_state, split_model, train_chunk
+from jaxlab._model import split_model
+from jaxlab._train import init_state, train_chunk
 from jaxlab.pig._training import batches, host_data
 from jaxlab.pig.experiments import EXPERIMENTS, FlowMixingConfig, HelmholtzConfig
 

@@ -19,6 +19,12 @@ from ._experiment import (
     require as require,
     require_integer as require_integer,
 )
+from ._model import (
+    ModelLayout as ModelLayout,
+    Setting as Setting,
+    count_params as count_params,
+    split_model as split_model,
+)
 from ._results import (
     read_results as read_results,
     summarize as summarize,
@@ -30,13 +36,10 @@ from ._sweep import SweepResult as SweepResult, sweep as sweep
 from ._train import (
     FitResult as FitResult,
     FitState as FitState,
-    ModelLayout as ModelLayout,
-    Setting as Setting,
     StepSampler as StepSampler,
     fit as fit,
     init_state as init_state,
     sampler as sampler,
-    split_model as split_model,
     train_chunk as train_chunk,
 )
 

@@ -1,12 +1,17 @@
 """The `jaxlab` command: `list`, `run`, `show`, `bench`, `data generate`."""
 
 import argparse
+import importlib.metadata
+import os
 import sys
 import time
 from pathlib import Path
 
 from ._experiment import ConfigError, config_with, experiments, get_experiment, require
 from ._results import read_results
+
+
+__version__ = importlib.metadata.version("jaxlab")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -16,6 +21,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxlab", description="Reproduce jaxlab experiments.")
+    parser.add_argument("--version", action="version", version=f"jaxlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("list", help="registered experiments")
     run = commands.add_parser("run", help="run an experiment over seeds")
@@ -211,9 +217,13 @@ def main(argv: list[str] | None = None) -> int:
             _bench(args)
         else:
             print(format_summary(read_results(args.dir)["metrics"]))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
     except ConfigError as error:
         print(f"jaxlab: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader left (`jaxlab show DIR | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 

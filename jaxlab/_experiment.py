@@ -3,6 +3,7 @@ the registry that names them."""
 
 import dataclasses
 import importlib
+import importlib.metadata
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -101,7 +102,14 @@ class Experiment:
 
 
 _REGISTRY: dict[str, Experiment] = {}
-_PACKAGES = ("sensing", "nde", "pig", "cape", "pfgmpp")
+ENTRY_POINTS = "jaxlab.experiments"
+
+
+def _sources() -> dict[str, importlib.metadata.EntryPoint]:
+    """The installed modules that register experiments: the entry points of the group
+    `jaxlab.experiments` (jaxlab's five packages, and any installed package's own), by
+    entry name, the prefix of the experiments' names."""
+    return {entry.name: entry for entry in importlib.metadata.entry_points(group=ENTRY_POINTS)}
 
 
 def register(experiment: Experiment) -> Experiment:
@@ -113,18 +121,22 @@ def register(experiment: Experiment) -> Experiment:
 
 
 def experiments() -> dict[str, Experiment]:
-    """Every registered experiment, by name (importing each package's `experiments`)."""
-    for package in _PACKAGES:
-        importlib.import_module(f"jaxlab.{package}.experiments")
+    """Every registered experiment, by name: those of every module in the entry-point
+    group `jaxlab.experiments` (imported here) and those registered in this process."""
+    for entry in _sources().values():
+        entry.load()
     return dict(sorted(_REGISTRY.items()))
 
 
 def get_experiment(name: str) -> Experiment:
     """The experiment called `name`; a [`ConfigError`][jaxlab.ConfigError] if unknown.
-    Only its package is imported when the name is registered there."""
-    package = name.split(".")[0] if isinstance(name, str) else None
-    if package in _PACKAGES:
-        importlib.import_module(f"jaxlab.{package}.experiments")
+    Only the module of its entry point (the part of `name` before the first dot) is
+    imported when the name is registered there."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    source = _sources().get(name.split(".")[0]) if isinstance(name, str) else None
+    if source is not None:
+        source.load()
         if name in _REGISTRY:
             return _REGISTRY[name]
     known = experiments()

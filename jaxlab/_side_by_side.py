@@ -13,7 +13,8 @@ import optax
 from jaxtyping import Array, PRNGKeyArray
 
 from ._experiment import Experiment
-from ._train import FitState, init_state, split_model, train_chunk
+from ._model import split_model
+from ._train import FitState, init_state, train_chunk
 
 
 @dataclasses.dataclass(frozen=True)

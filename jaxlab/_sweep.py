@@ -21,6 +21,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from ._checkpoint import Checkpoints, digest, key_data, structure
 from ._data import Stream, experiment_data, is_stream, put, split_streams
 from ._experiment import Experiment, require, require_integer
+from ._model import _shapes
 
 
 @dataclasses.dataclass
@@ -483,9 +484,7 @@ class _RowReader:
     def _submit(self) -> None:
         if self.position < self.steps:
             keys = jax.random.wrap_key_data(self.keys, impl=self.impl)
-            self.pending = self.pool.submit(
-                self.stream.read_chunk, keys, self.position, self.chunk
-            )
+            self.pending = self.pool.submit(self.stream.read_chunk, keys, self.position, self.chunk)
             self.position += self.chunk
 
     def next(self) -> Any:
@@ -498,10 +497,3 @@ class _RowReader:
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True)
-
-
-def _shapes(tree: Any) -> tuple:
-    """The structure, shapes and dtypes of a pytree of arrays (hashable)."""
-    leaves, treedef = jax.tree.flatten(tree)
-    dtype = lambda x: x.dtype if hasattr(x, "dtype") else jnp.result_type(x)
-    return treedef, tuple((jnp.shape(x), str(dtype(x))) for x in leaves)

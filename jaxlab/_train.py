@@ -5,8 +5,7 @@ model, and [`Training`][jaxlab.Training] for several named models side by side.
 """
 
 import dataclasses
-import sys
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,133 +13,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from ._data import is_stream, replicated, step_rows, streamed_sample
 from ._experiment import require, require_integer
-from ._sweep import _Chunked, _seed_keys, _shapes, _sweep_chunked
-
-
-class Setting(eqx.Module):
-    """A fixed setting of a model (a tolerance, a step size, a noise level): an array leaf
-    that jaxlab never trains, whatever the optimizer.
-
-    [`split_model`][jaxlab.split_model] leaves it out of the trained parameters and carries
-    it with the model's other arrays, so a new value does not recompile; `read()` returns it
-    behind `stop_gradient`.
-    """
-
-    value: Array
-
-    def __init__(self, value: ArrayLike):
-        self.value = jnp.asarray(value, dtype=float)
-
-    def read(self) -> Array:
-        return jax.lax.stop_gradient(self.value)
-
-
-def _is_nnx(model: Any) -> bool:
-    nnx = sys.modules.get("flax.nnx")
-    return nnx is not None and isinstance(model, nnx.Module)
-
-
-def _is_setting(x: Any) -> bool:
-    return isinstance(x, Setting)
-
-
-def _is_array(x: Any) -> bool:
-    """An array, or the shape of one (a model built under `eqx.filter_eval_shape`)."""
-    return eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)
-
-
-def _trained(x: Any) -> bool:
-    return _is_array(x) and not _is_setting(x) and jnp.issubdtype(x.dtype, jnp.inexact)
-
-
-def _hashable(value: Any) -> Hashable:
-    try:
-        hash(value)
-        return value
-    except TypeError:
-        return ("id", id(value))
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class ModelLayout:
-    """How one model splits into `(params, buffers)` and back, with its fixed structure.
-
-    - `params`: the trained arrays: the `nnx.Param` variables of a `flax.nnx` module, the
-      floating-point arrays (outside any [`Setting`][jaxlab.Setting]) of anything else.
-    - `buffers`: every other array (settings, integer arrays, an nnx module's batch
-      statistics and RNG state). They are carried per seed in the training state; an nnx
-      module's buffers are read back after each loss call, so dropout RNGs advance and
-      BatchNorm statistics update.
-
-    Two layouts compare equal when the models share structure, shapes and static parts:
-    compiled programs are cached on that.
-    """
-
-    merge_fn: Callable[[PyTree, PyTree], Any]
-    buffers_fn: Callable[[Any], PyTree]
-    key: Hashable
-
-    def merge(self, params: PyTree, buffers: PyTree) -> Any:
-        """The model with these parameters and buffers."""
-        return self.merge_fn(params, buffers)
-
-    def buffers(self, model: Any) -> PyTree:
-        """A model's current buffers (after a call that may have updated them)."""
-        return self.buffers_fn(model)
-
-    def __eq__(self, other):
-        return isinstance(other, ModelLayout) and self.key == other.key
-
-    def __hash__(self):
-        return hash(self.key)
-
-
-def split_model(model: Any) -> tuple[PyTree, PyTree, ModelLayout]:
-    """Split a model into `(params, buffers, layout)`; `layout.merge(params, buffers)`
-    rebuilds it (see [`ModelLayout`][jaxlab.ModelLayout]).
-
-    A `flax.nnx` module trains its `nnx.Param` variables; any other pytree (an equinox
-    module) trains its floating-point arrays, except those wrapped in a
-    [`Setting`][jaxlab.Setting].
-    """
-    if _is_nnx(model):
-        from flax import nnx
-
-        graphdef, params, buffers = nnx.split(model, nnx.Param, ...)
-
-        def merge(p, b):
-            return nnx.merge(graphdef, p, b, copy=True)
-
-        def current(m):
-            return nnx.split(m, nnx.Param, ...)[2]
-
-        key = ("nnx", graphdef, _shapes(params), _shapes(buffers))
-        return params, buffers, ModelLayout(merge, current, key)
-    arrays, static = eqx.partition(model, _is_array)
-    params, buffers = eqx.partition(arrays, _trained, is_leaf=_is_setting)
-    static_leaves, static_def = jax.tree.flatten(static)
-    key = (
-        "pytree",
-        static_def,
-        tuple(_hashable(x) for x in static_leaves),
-        _shapes(params),
-        _shapes(buffers),
-    )
-
-    def merge(p, b):
-        return eqx.combine(p, b, static, is_leaf=_is_setting)
-
-    return params, buffers, ModelLayout(merge, lambda m: buffers_of(m), key)
-
-
-def buffers_of(model: Any) -> PyTree:
-    """The buffers (non-trained arrays) of an equinox model or pytree."""
-    arrays = eqx.filter(model, _is_array)
-    return eqx.filter(arrays, lambda x: not _trained(x), is_leaf=_is_setting)
+from ._model import ModelLayout, split_model
+from ._sweep import _Chunked, _seed_keys, _sweep_chunked
 
 
 def sampler(data: Any, batch_size: int | None = None) -> Callable[[PRNGKeyArray], Any]:

@@ -61,6 +61,79 @@ def test_list(capsys):
     assert "sensing.overparam" in out and "sensing.robust" in out
 
 
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"jaxlab {jaxlab.__version__}"
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`jaxlab list | head -1`: the command's output pipe closes before it writes."""
+    command = "import sys; from jaxlab._cli import main; sys.exit(main(['list']))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+PLUGIN = """
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+import jaxlab
+
+
+@dataclasses.dataclass(frozen=True)
+class SquareConfig:
+    n: int = 4
+
+
+def run(config, key):
+    return {"mean_square": jnp.mean(jax.random.normal(key, (config.n,)) ** 2)}
+
+
+def report(config, results, out_dir):
+    return {"mean_square": results["mean_square"]}
+
+
+jaxlab.register(jaxlab.Experiment("mylab.square", "a user's experiment", SquareConfig, report, run))
+"""
+
+
+def test_an_installed_package_adds_its_experiments_to_the_command(tmp_path):
+    """A package installed beside jaxlab (its files and a `.dist-info` folder with an
+    entry point in the group `jaxlab.experiments`, as pip writes them) shows in `jaxlab
+    list` and runs with `jaxlab run`."""
+    site = tmp_path / "site"
+    (site / "mylab").mkdir(parents=True)
+    (site / "mylab" / "__init__.py").write_text("")
+    (site / "mylab" / "experiments.py").write_text(PLUGIN)
+    info = site / "mylab-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mylab\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[jaxlab.experiments]\nmylab = mylab.experiments\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    jaxlab_command = [sys.executable, "-m", "jaxlab._cli"]
+    listed = subprocess.run(
+        [*jaxlab_command, "list"], capture_output=True, text=True, env=env, check=True
+    )
+    assert "mylab.square" in listed.stdout and "sensing.overparam" in listed.stdout
+    out = tmp_path / "run"
+    subprocess.run(
+        [*jaxlab_command, "run", "mylab.square", "--seeds", "2", "--out", str(out)],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["experiment"] == "mylab.square" and metrics["seeds"] == 2
+    assert metrics["summary"]["mean_square"]["mean"] > 0
+
+
 def test_run_writes_a_complete_results_folder(capsys, tmp_path):
     out_dir = tmp_path / "run"
     args = [

@@ -1,3 +1,6 @@
+import ast
+import pathlib
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -231,6 +234,45 @@ def test_settings_never_reach_the_optimizer():
     assert out.model(1).tolerance.value == 0.25
 
 
+def test_count_params_counts_what_is_trained():
+    class Model(eqx.Module):
+        linear: eqx.nn.Linear  # 3 x 4 + 4 trained
+        spectral: jax.Array  # complex: real and imaginary parts, 2 x 5 each
+        tolerance: jaxlab.Setting  # not trained
+        index: jax.Array  # integer: not trained
+
+    model = Model(
+        eqx.nn.Linear(3, 4, key=jax.random.key(0)),
+        jnp.ones(5, jnp.complex64),
+        jaxlab.Setting(jnp.ones(7)),
+        jnp.arange(9),
+    )
+    assert jaxlab.count_params(model) == 3 * 4 + 4 + 2 * 5
+    params = jaxlab.split_model(model)[0]
+    assert jaxlab.count_params(model) == sum(
+        x.size * (1 + jnp.iscomplexobj(x)) for x in jax.tree.leaves(params)
+    )
+    shapes = eqx.filter_eval_shape(lambda: model)
+    assert jaxlab.count_params(shapes) == jaxlab.count_params(model)
+    net = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
+    assert jaxlab.count_params(net) == 3 * 2 + 2
+
+
+def test_models_do_not_import_the_trainer():
+    """`Setting`, `split_model` and `count_params` live in `jaxlab._model`, which imports no
+    other part of jaxlab; no module takes them from the trainer (`jaxlab._train`)."""
+    root = pathlib.Path(jaxlab.__file__).parent
+    tree = ast.parse((root / "_model.py").read_text())
+    relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    assert relative == [], "jaxlab._model imports no other part of jaxlab"
+    moved = {"Setting", "split_model", "count_params", "ModelLayout", "buffers_of"}
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("_train"):
+                names = {alias.name for alias in node.names}
+                assert not names & moved, f"{path}: imports {names & moved} from the trainer"
+
+
 COUNT = {"loss": 0}
 
 
@@ -296,11 +338,23 @@ def test_step_sampler_sees_the_step_counter_and_compiles_once():
     def loss(model, batch, key):
         return (batch - 0.0 * model["w"]) ** 2, batch
 
-    out = jaxlab.fit(loss, lambda key: {"w": jnp.zeros(())}, optax.sgd(0.0), sample,
-                     steps=7, seeds=2, chunk_size=3)
+    out = jaxlab.fit(
+        loss,
+        lambda key: {"w": jnp.zeros(())},
+        optax.sgd(0.0),
+        sample,
+        steps=7,
+        seeds=2,
+        chunk_size=3,
+    )
     np.testing.assert_array_equal(np.asarray(out.aux[0]), np.arange(7.0))
     assert sample(jax.random.key(0)) == 0  # without a step: step 0
     # Plain samplers are still called with a key alone.
-    plain = jaxlab.fit(loss, lambda key: {"w": jnp.zeros(())}, optax.sgd(0.0),
-                       lambda key: jnp.float32(2.0), steps=2)
+    plain = jaxlab.fit(
+        loss,
+        lambda key: {"w": jnp.zeros(())},
+        optax.sgd(0.0),
+        lambda key: jnp.float32(2.0),
+        steps=2,
+    )
     np.testing.assert_array_equal(np.asarray(plain.aux[0]), [2.0, 2.0])

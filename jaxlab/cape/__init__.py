@@ -40,7 +40,6 @@ from ._models import (
     Unconditioned as Unconditioned,
     UNet1d as UNet1d,
     build_surrogate as build_surrogate,
-    count_params as count_params,
     matched_width as matched_width,
 )
 from ._training import (

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._experiment import require, require_integer
+from .._model import count_params
 
 
 def _pad_mode(padding: str) -> str:
@@ -405,17 +406,6 @@ def build_surrogate(
     )
     net = base(2 * channels, 2 * channels)
     return CAPESurrogate(block, net, Pointwise(2 * channels, channels, key=k_mix), log_params)
-
-
-def count_params(model) -> int:
-    """Number of trained scalars (a complex weight counts twice: real and imaginary).
-    Also works on the shapes of a model (`eqx.filter_eval_shape`)."""
-    leaves = [
-        x
-        for x in jax.tree.leaves(model)
-        if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)
-    ]
-    return int(sum(math.prod(x.shape) for x in leaves))
 
 
 def matched_width(kind: str, target: int, **kwargs) -> int:

@@ -32,12 +32,13 @@ from matplotlib.figure import Figure
 
 from .._data import Stream
 from .._experiment import register, require, require_integer
+from .._model import count_params
 from .._side_by_side import ModelSpec, Training
 from .._train import sampler
 from ._data import PDEBenchFile
 from ._generators import AdvectionData, BurgersData, DiffusionReactionData, downsample, generate
 from ._metrics import nrmse_per_step, pdebench_metrics
-from ._models import build_surrogate, count_params, matched_width
+from ._models import build_surrogate, matched_width
 from ._training import curriculum_sampler, predict_trajectories, rollout_loss
 
 
@@ -120,8 +121,15 @@ class AdvectionConfig:
                 + (f", {self.n_params} per set" if self.n_params > 1 else ""),
                 values,
             )
-        for name in ("train_samples", "val_samples", "test_samples", "steps", "batch_size",
-                     "unet_width", "unet_levels"):
+        for name in (
+            "train_samples",
+            "val_samples",
+            "test_samples",
+            "steps",
+            "batch_size",
+            "unet_width",
+            "unet_levels",
+        ):
             require_integer(getattr(self, name), name)
         require(
             self.batch_size <= self.train_samples * len(self.parameter_sets("train_params")),

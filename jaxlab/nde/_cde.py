@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from .._train import Setting
+from .._model import Setting
 from ._ode import ADJOINTS, SOLVERS
 from ._settings import concrete, controller, count, named, or_nan, read, step_settings
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from .._train import Setting
+from .._model import Setting
 from ._settings import count, named, or_nan, positive
 
 

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
-from .._train import Setting
+from .._model import Setting
 from ._sde_solve import SDE_SOLVERS, _Field, grid_settings, sde_solve
 from ._settings import positive
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from .._train import Setting
+from .._model import Setting
 from ._reversible import ReversibleAdjoint, reversible_heun
 from ._settings import concrete, controller, count, named, or_nan, read, step_settings
 

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from .._train import Setting
+from .._model import Setting
 from ._ode import SOLVERS
 from ._reversible import reversible_heun
 from ._sde_solve import SDE_SOLVERS, _Field, brownian_tree, grid_settings, integrate, sde_solve

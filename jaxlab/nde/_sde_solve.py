@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PyTree
 
-from .._train import Setting
+from .._model import Setting
 from ._reversible import _grid
 from ._settings import concrete, count, named, positive, read
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import ArrayLike, PyTree
 
-from .._train import Setting
+from .._model import Setting
 
 
 def concrete(value: Any) -> bool:

@@ -13,7 +13,8 @@ import optax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._experiment import require, require_integer
-from .._train import Setting, fit
+from .._model import Setting
+from .._train import fit
 from ._data import check_finite, digits
 
 

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._train import Setting
+from .._model import Setting
 
 
 class NoiseEmbedding(eqx.Module):

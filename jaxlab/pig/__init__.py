@@ -44,7 +44,6 @@ from ._training import (
     Solution as Solution,
     build as build,
     model_specs as model_specs,
-    n_params as n_params,
     time_per_step as time_per_step,
     train as train,
 )

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._experiment import require, require_integer
-from .._train import Setting
+from .._model import Setting
 from ._jet import Jet, coordinate_jet
 
 

@@ -14,8 +14,9 @@ import numpy as np
 import optax
 
 from .._experiment import require, require_integer
+from .._model import count_params, split_model
 from .._side_by_side import ModelSpec, Training
-from .._train import FitResult, StepSampler, fit, init_state, split_model, train_chunk
+from .._train import FitResult, StepSampler, fit, init_state, train_chunk
 from ._models import PIG, PINN, values
 from ._problem import Problem, loss, monitor_subset, rel_l2, sample
 
@@ -166,11 +167,6 @@ def build(cfg: Settings, name: str, box, key) -> PIG | PINN:
     )
 
 
-def n_params(model) -> int:
-    """The number of trained scalars."""
-    return sum(x.size for x in jax.tree.leaves(split_model(model)[0]))
-
-
 def host_data(cfg: Settings) -> dict[str, Any]:
     r"""The data of a run on `cfg.problem()`, host-side NumPy arrays (passed to every
     compiled program as an argument, never baked in as a constant):
@@ -249,7 +245,7 @@ def _specs(cfg: Settings) -> dict[str, ModelSpec]:
             points, vals = data["test"]
             prediction = values(model, points, chunk)
             err = jnp.linalg.norm(prediction - vals) / jnp.linalg.norm(vals)
-            out = {"final_rel_l2": err, "params": n_params(model), "prediction": prediction}
+            out = {"final_rel_l2": err, "params": count_params(model), "prediction": prediction}
             if name == "pig":
                 out["centres"] = model.centres()
             return out

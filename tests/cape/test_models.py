@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import jaxlab
 from jaxlab import ConfigError, cape
 
 
@@ -82,10 +83,10 @@ def test_matched_widths_give_parameter_counts_within_ten_percent():
 
     def count(kind, width):
         build = lambda k: cape.build_surrogate(kind, width=width, key=k, **kwargs)
-        return cape.count_params(eqx.filter_eval_shape(build, KEY))
+        return jaxlab.count_params(eqx.filter_eval_shape(build, KEY))
 
     target = count("cape_fno", 20)
-    assert target == cape.count_params(
+    assert target == jaxlab.count_params(
         cape.build_surrogate("cape_fno", width=20, key=KEY, **kwargs)
     )
     for kind in ("fno", "fno_cond", "unet", "unet_cond"):
