@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._experiment import ConfigError
 from .._model import Setting
 from ._ode import ADJOINTS, SOLVERS
 from ._settings import concrete, controller, count, named, or_nan, read, step_settings
@@ -35,16 +36,16 @@ def pad_series(
     `(series, max_length, channels)`, padded at the end with NaN.
     """
     if len(times) != len(values) or not times:
-        raise ValueError("values: one array per series in times (and at least one series)")
+        raise ConfigError("values: one array per series in times (and at least one series)")
     channels = {np.shape(v)[-1] for v in values}
     if len(channels) != 1 or any(np.ndim(v) != 2 for v in values):
-        raise ValueError("values: arrays of shape (length, channels) with one channel count")
+        raise ConfigError("values: arrays of shape (length, channels) with one channel count")
     length = max(len(t) for t in times)
     padded_t = np.full((len(times), length), np.nan)
     padded_v = np.full((len(times), length, channels.pop()), np.nan)
     for i, (t, v) in enumerate(zip(times, values)):
         if len(t) != len(v):
-            raise ValueError(f"values: series {i} has {len(v)} rows for {len(t)} times")
+            raise ConfigError(f"values: series {i} has {len(v)} rows for {len(t)} times")
         padded_t[i, : len(t)], padded_v[i, : len(t)] = t, v
     return jnp.asarray(padded_t), jnp.asarray(padded_v)
 
@@ -55,16 +56,16 @@ def _check_observations(times, values):
     times, values = np.asarray(times), np.asarray(values)
     valid = np.isfinite(times)
     if times.ndim != 1 or values.ndim != 2 or len(times) != len(values):
-        raise ValueError(
+        raise ConfigError(
             f"values: shape (length, channels) matching times {times.shape}, got {values.shape}"
         )
     length = valid.sum()
     if not valid[:length].all():
-        raise ValueError("times: NaN (padding) only after the last observation time")
+        raise ConfigError("times: NaN (padding) only after the last observation time")
     if not np.all(np.diff(times[:length]) > 0):
-        raise ValueError("times: observation times must be strictly increasing")
+        raise ConfigError("times: observation times must be strictly increasing")
     if length == 0 or not np.isfinite(values[:length]).any():
-        raise ValueError("values: a series with no observation at all")
+        raise ConfigError("values: a series with no observation at all")
 
 
 def fill_forward(values: Float[Array, "length channels"]) -> Float[Array, "length channels"]:
@@ -130,7 +131,7 @@ def control_path(
     next observation.
     """
     if interpolation not in INTERPOLATIONS:
-        raise ValueError(
+        raise ConfigError(
             f"interpolation: one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}"
         )
     times, values = jnp.asarray(times, dtype=float), jnp.asarray(values, dtype=float)
@@ -238,7 +239,7 @@ class NeuralCDE(eqx.Module):
     def hidden_state(self, path: ControlPath) -> Array:
         """$z(t_1)$, the hidden state at the end of the path (NaN if the solve failed)."""
         if path.channels != self.channels:
-            raise ValueError(
+            raise ConfigError(
                 f"path: {path.channels} channels, but the model expects {self.channels}"
             )
         steps = controller(self.rtol, self.atol)

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
+from .._experiment import ConfigError
 from .._model import Setting
 from ._settings import count, named, or_nan, positive
 
@@ -48,7 +49,7 @@ class ContractiveCell(eqx.Module):
     def __init__(self, size: int, *, contraction: float = 0.9, key: PRNGKeyArray):
         count("size", size)
         if not 0 < contraction < 1:
-            raise ValueError(f"contraction: a number in (0, 1), got {contraction!r}")
+            raise ConfigError(f"contraction: a number in (0, 1), got {contraction!r}")
         self.weight = jax.random.normal(key, (size, size)) * contraction / size
         self.bias = jnp.zeros(size)
         self.contraction = contraction
@@ -108,7 +109,7 @@ class DEQ(eqx.Module):
         # Built with placeholder tolerances: the solve puts in the settings.
         self.solver = named("solver", DEQ_SOLVERS, solver, rtol=0.0, atol=0.0)
         if not (hasattr(self.solver, "rtol") and hasattr(self.solver, "atol")):
-            raise ValueError(f"solver: an optimistix solver with rtol and atol, got {solver!r}")
+            raise ConfigError(f"solver: an optimistix solver with rtol and atol, got {solver!r}")
         self.adjoint = named("adjoint", DEQ_ADJOINTS, adjoint)
         self.rtol, self.atol = positive("rtol", rtol), positive("atol", atol)
         self.max_steps = count("max_steps", max_steps)
@@ -120,7 +121,7 @@ class DEQ(eqx.Module):
         if z0 is None:
             z0 = jnp.zeros(self.size)
         elif jnp.shape(z0) != (self.size,):
-            raise ValueError(f"z0: shape ({self.size},), got {jnp.shape(z0)}")
+            raise ConfigError(f"z0: shape ({self.size},), got {jnp.shape(z0)}")
         z0 = jnp.asarray(z0, jax.eval_shape(self.cell, z0, x).dtype)
         tolerances = (self.rtol.read(), self.atol.read())
         solver = eqx.tree_at(lambda s: (s.rtol, s.atol), self.solver, tolerances)
@@ -176,6 +177,6 @@ class DEQClassifier(eqx.Module):
     ) -> tuple[Float[Array, " classes"], Int[Array, ""]]:
         features = self.projection.in_features
         if x.shape != (features,):
-            raise ValueError(f"x: shape ({features},) (one example), got {x.shape}")
+            raise ConfigError(f"x: shape ({features},) (one example), got {x.shape}")
         z, steps = self.deq.solve(self.projection(x))
         return self.readout(z), steps

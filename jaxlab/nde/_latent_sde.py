@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
+from .._experiment import ConfigError
 from .._model import Setting
 from ._sde_solve import SDE_SOLVERS, _Field, grid_settings, sde_solve
 from ._settings import positive
@@ -142,7 +143,7 @@ class LatentSDE(eqx.Module):
         key: PRNGKeyArray,
     ):
         if posterior_inputs not in ("bridge", "context"):
-            raise ValueError(f"posterior_inputs: one of bridge, context, got {posterior_inputs!r}")
+            raise ConfigError(f"posterior_inputs: one of bridge, context, got {posterior_inputs!r}")
         self.posterior_inputs = posterior_inputs
         self.obs_std = positive("obs_std", obs_std)
         keys = jax.random.split(key, 7)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
+from .._experiment import ConfigError
 from .._model import Setting
 from ._reversible import ReversibleAdjoint, reversible_heun
 from ._settings import concrete, controller, count, named, or_nan, read, step_settings
@@ -98,15 +99,15 @@ class NeuralODE(eqx.Module):
         self.rtol, self.atol, self.dt0 = step_settings(rtol, atol, dt0, steps_on_ts=reversible)
         if reversible:
             if not isinstance(self.solver, diffrax.ReversibleHeun):
-                raise ValueError(
+                raise ConfigError(
                     f"solver: the reversible adjoint needs 'reversible_heun', got {solver!r}"
                 )
             if rtol is not None:
-                raise ValueError(
+                raise ConfigError(
                     "rtol: the reversible adjoint needs fixed steps; pass rtol=atol=None"
                 )
             if dt0 is not None:
-                raise ValueError(
+                raise ConfigError(
                     "dt0: the reversible adjoint steps on ts (substeps); pass dt0=None"
                 )
         self.vector_field = vector_field
@@ -114,7 +115,7 @@ class NeuralODE(eqx.Module):
 
     def __call__(self, ts: Float[Array, " times"], y0: PyTree, args=None) -> PyTree:
         if concrete(ts) and not np.all(np.diff(np.asarray(ts)) > 0):
-            raise ValueError("ts: times must be strictly increasing")
+            raise ConfigError("ts: times must be strictly increasing")
         if isinstance(self.adjoint, ReversibleAdjoint):
             return reversible_heun(self.vector_field, y0, ts, args, substeps=self.adjoint.substeps)
         solution = diffrax.diffeqsolve(

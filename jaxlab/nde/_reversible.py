@@ -58,6 +58,8 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
+from .._experiment import ConfigError
+
 
 class ReversibleAdjoint(eqx.Module):
     """The exact reversible adjoint of the reversible Heun solver, for
@@ -79,7 +81,7 @@ class ReversibleAdjoint(eqx.Module):
 
 def _check_substeps(substeps):
     if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
-        raise ValueError(f"substeps: a positive integer, got {substeps!r}")
+        raise ConfigError(f"substeps: a positive integer, got {substeps!r}")
 
 
 def _terms(fields, brownian) -> diffrax.AbstractTerm:
@@ -242,16 +244,16 @@ def _prepare(drift, y0, ts, args, diffusion, brownian, substeps):
     _check_substeps(substeps)
     if (diffusion is None) != (brownian is None):
         name = "brownian" if brownian is None else "diffusion"
-        raise ValueError(f"{name}: give both diffusion and brownian (an SDE) or neither (an ODE)")
+        raise ConfigError(f"{name}: give both diffusion and brownian (an SDE) or neither (an ODE)")
     leaves = jax.tree.leaves(y0)
     if not leaves or not all(jnp.issubdtype(jnp.result_type(x), jnp.floating) for x in leaves):
-        raise ValueError(f"y0: a pytree of floating-point arrays, got {y0!r}")
+        raise ConfigError(f"y0: a pytree of floating-point arrays, got {y0!r}")
     y0 = jax.tree.map(jnp.asarray, y0)
     ts = jnp.asarray(ts)
     if ts.ndim != 1 or ts.shape[0] < 2:
-        raise ValueError(f"ts: a vector of at least two times, got shape {ts.shape}")
+        raise ConfigError(f"ts: a vector of at least two times, got shape {ts.shape}")
     if not isinstance(ts, jax.core.Tracer) and not np.all(np.diff(np.asarray(ts)) > 0):
-        raise ValueError("ts: times must be strictly increasing")
+        raise ConfigError("ts: times must be strictly increasing")
     ts = lax.stop_gradient(ts.astype(jnp.result_type(*leaves)))
     brownian = _stop(brownian)
     drift = eqx.filter_closure_convert(drift, ts[0], y0, args)

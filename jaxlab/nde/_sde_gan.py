@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._experiment import ConfigError
 from .._model import Setting
 from ._ode import SOLVERS
 from ._reversible import reversible_heun
@@ -91,9 +92,9 @@ class SDEGenerator(eqx.Module):
         self.noise_size = count("noise_size", noise_size)
         self.solver, self.tol, self.substeps = grid_settings(solver, SDE_SOLVERS, tol, substeps)
         if adjoint not in ("backprop", "reversible"):
-            raise ValueError(f"adjoint: one of backprop, reversible, got {adjoint!r}")
+            raise ConfigError(f"adjoint: one of backprop, reversible, got {adjoint!r}")
         if adjoint == "reversible" and not isinstance(self.solver, diffrax.ReversibleHeun):
-            raise ValueError(f"adjoint: 'reversible' needs solver=reversible_heun, got {solver!r}")
+            raise ConfigError(f"adjoint: 'reversible' needs solver=reversible_heun, got {solver!r}")
         self.adjoint = adjoint
 
     def __call__(self, ts: Float[Array, " times"], key: PRNGKeyArray) -> Float[Array, "times data"]:
@@ -199,7 +200,7 @@ def clip_weights(discriminator: CDEDiscriminator, c: float | None = None) -> CDE
     Applied after every optimizer step, this replaces the gradient penalty of a
     Wasserstein GAN (Kidger et al. 2021). Works on a partitioned parameter tree too."""
     if c is not None and not float(c) > 0:
-        raise ValueError(f"c: a positive number or None, got {c!r}")
+        raise ConfigError(f"c: a positive number or None, got {c!r}")
 
     def is_linear(x):
         return isinstance(x, eqx.nn.Linear)

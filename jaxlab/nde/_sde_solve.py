@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PyTree
 
+from .._experiment import ConfigError
 from .._model import Setting
 from ._reversible import _grid
 from ._settings import concrete, count, named, positive, read
@@ -65,7 +66,7 @@ def grid_settings(
 def step_grid(ts, substeps: int) -> Array:
     """`ts` with each interval cut into `substeps` equal steps (no gradient)."""
     if concrete(ts) and not np.all(np.diff(np.asarray(ts)) > 0):
-        raise ValueError("ts: times must be strictly increasing")
+        raise ConfigError("ts: times must be strictly increasing")
     return _grid(jax.lax.stop_gradient(ts), substeps)
 
 

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import ArrayLike, PyTree
 
+from .._experiment import ConfigError
 from .._model import Setting
 
 
@@ -25,7 +26,7 @@ def named(kind: str, table: Mapping[str, type], value: Any, **options) -> Any:
     if not isinstance(value, str):
         return value
     if value not in table:
-        raise ValueError(f"{kind}: one of {', '.join(table)}, got {value!r}")
+        raise ConfigError(f"{kind}: one of {', '.join(table)}, got {value!r}")
     return table[value](**options)
 
 
@@ -37,14 +38,14 @@ def positive(name: str, value: ArrayLike | Setting | None) -> Setting | None:
     if isinstance(value, Setting):
         value = value.value
     if concrete(value) and not float(value) > 0:
-        raise ValueError(f"{name}: a positive number, got {value!r}")
+        raise ConfigError(f"{name}: a positive number, got {value!r}")
     return Setting(value)
 
 
 def count(name: str, value: Any) -> int:
     """`value`, which must be a positive integer."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: a positive integer, got {value!r}")
+        raise ConfigError(f"{name}: a positive integer, got {value!r}")
     return value
 
 
@@ -56,9 +57,9 @@ def step_settings(
     unless the solve `steps_on_ts`)."""
     rtol, atol, dt0 = positive("rtol", rtol), positive("atol", atol), positive("dt0", dt0)
     if (rtol is None) != (atol is None):
-        raise ValueError("rtol: give both rtol and atol (adaptive) or neither (constant dt0)")
+        raise ConfigError("rtol: give both rtol and atol (adaptive) or neither (constant dt0)")
     if rtol is None and dt0 is None and not steps_on_ts:
-        raise ValueError("dt0: required with a constant step (rtol=None)")
+        raise ConfigError("dt0: required with a constant step (rtol=None)")
     return rtol, atol, dt0
 
 

@@ -5,6 +5,7 @@ registered experiments, and [`train`][jaxlab.pig.train] for a problem of your ow
 import dataclasses
 import functools
 import time
+from pathlib import Path
 from typing import Any
 
 import equinox as eqx
@@ -287,9 +288,13 @@ def _fit_batches(cfg: Settings):
     return functools.partial(batches, cfg)
 
 
-_test_error = eqx.filter_jit(rel_l2)
-"""`_test_error(model, points, values, chunk)`: one model's relative $L^2$ error on test
-arrays passed as arguments (compiled once per model structure and test shape)."""
+@eqx.filter_jit
+def _test_errors(layout, params, buffers, points, values, chunk):
+    """The relative $L^2$ test error of every seed's model (`params` and `buffers` with
+    a leading seed axis, merged by `layout`) in one vmapped program; the test arrays are
+    arguments, so it compiles once per model structure and test shape."""
+    one = lambda p, b: rel_l2(layout.merge(p, b), points, values, chunk)
+    return jax.vmap(one)(params, buffers)
 
 
 @dataclasses.dataclass
@@ -322,22 +327,32 @@ def train(
     seeds: int = 1,
     key: int = 0,
     progress: bool = False,
+    checkpoint_dir: str | Path | None = None,
+    chunk_size: int = 500,
     **overrides: Any,
 ) -> Solution:
-    """Train PIG and/or the PINN on `problem`, all seeds vmapped in one program.
+    """Train PIG and/or the PINN on `problem`, all seeds vmapped in one program, and
+    evaluate every seed on the test set in one more.
 
     **Arguments:**
 
     - `problem`: a [`Problem`][jaxlab.pig.Problem].
     - `settings`: [`Settings`][jaxlab.pig.Settings] (default `Settings()`), with any
-      field replaced by `overrides` (`train(problem, steps=2000, model="pig")`).
-    - `seeds`, `key`, `progress`: as in [`fit`][jaxlab.fit].
+      field replaced by `overrides` (`train(problem, steps=2000, model="pig")`); an
+      unknown name is a one-line [`ConfigError`][jaxlab.ConfigError] listing the allowed.
+    - `seeds`, `key`, `progress`, `chunk_size`: as in [`fit`][jaxlab.fit].
+    - `checkpoint_dir`: each model's training saves to (and resumes from) its own
+      subfolder `checkpoint_dir/NAME`, as in [`fit`][jaxlab.fit].
 
     A second call with the same problem object and settings does not compile again.
 
     **Returns:** a [`Solution`][jaxlab.pig.Solution].
     """
     require(isinstance(problem, Problem), "problem", "a pig.Problem", type(problem).__name__)
+    names = [f.name for f in dataclasses.fields(Settings)]
+    for name in overrides:
+        allowed = "seeds, key, progress, checkpoint_dir, chunk_size or a Settings field"
+        require(name in names, "train", f"{allowed} ({', '.join(names)})", name)
     settings = dataclasses.replace(settings or Settings(), **overrides)
     fields = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
     cfg = _Posed(**fields, posed=problem)
@@ -348,13 +363,11 @@ def train(
     for name, spec in model_specs(cfg).items():
         out = fit(
             spec.loss, spec.init, spec.optimizer, data, batches=_fit_batches(cfg),
-            steps=cfg.steps, seeds=seeds, key=key, progress=progress,
+            steps=cfg.steps, seeds=seeds, key=key, progress=progress, chunk_size=chunk_size,
+            checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir) / name,
         )  # fmt: skip
         fits[name] = out
-        errors = []
-        for seed in range(out.losses.shape[0]):
-            err = _test_error(out.model(seed), *test, chunk)
-            errors.append(np.nan if bool(out.diverged[seed]) else float(err))
-        final[name] = np.array(errors)
+        errors = np.asarray(_test_errors(out.layout, out.params, out.buffers, *test, chunk))
+        final[name] = np.where(np.asarray(out.diverged), np.nan, errors)
         best[name] = np.nanmin(np.asarray(out.aux["rel_l2"]), axis=1)
     return Solution(fits, final, best)

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._experiment import require, require_integer
 from ._problems import SensingProblem
 
 
@@ -114,8 +115,7 @@ def _iterate(
 
 
 def _check_steps(steps: int) -> None:
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    require_integer(steps, "steps")
 
 
 def _check_factors(problem: SensingProblem, *factors: Matrix) -> None:
@@ -123,13 +123,18 @@ def _check_factors(problem: SensingProblem, *factors: Matrix) -> None:
     names = ("f0", "g0") if len(factors) == 2 else ("x0",)
     width = factors[0].shape[-1]
     for name, factor, n in zip(names, factors, rows):
-        if factor.ndim != 2 or factor.shape != (n, width):
-            raise ValueError(
-                f"{name} must have shape ({n}, k) matching the problem (and the other factor), "
-                f"got {factor.shape}"
-            )
-    if len(factors) == 1 and not problem.symmetric:
-        raise ValueError("problem must be symmetric for a single factor X X^T")
+        require(
+            factor.ndim == 2 and factor.shape == (n, width),
+            name,
+            f"shape ({n}, k), the problem's rows (k shared by the factors)",
+            factor.shape,
+        )
+    require(
+        len(factors) == 2 or problem.symmetric,
+        "problem",
+        "a symmetric problem for a single factor X X^T",
+        "an asymmetric one",
+    )
 
 
 def _product(fg: tuple[Matrix, Matrix]) -> Array:

@@ -5,6 +5,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._experiment import require, require_integer
+
 
 class SensingProblem(eqx.Module):
     r"""A matrix-sensing instance $y = \mathcal{A}(M^\star) + s$.
@@ -46,13 +48,11 @@ class SensingProblem(eqx.Module):
 
 def _check_shape(**sizes: int) -> None:
     for name, value in sizes.items():
-        if not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        require_integer(value, name)
 
 
 def _singular_values(rank: int, condition_number: float) -> Float[Array, " r"]:
-    if not isinstance(condition_number, jax.core.Tracer) and condition_number < 1:
-        raise ValueError(f"condition_number must be >= 1, got {condition_number!r}")
+    require(condition_number >= 1, "condition_number", "a number >= 1", condition_number)
     return jnp.geomspace(1.0, 1.0 / condition_number, rank)
 
 
@@ -69,8 +69,7 @@ def symmetric_problem(
     observed through `m` symmetric Gaussian matrices $A_i = (B_i + B_i^\top)/2$.
     """
     _check_shape(n=n, rank=rank, m=m)
-    if rank > n:
-        raise ValueError(f"rank must be <= n={n}, got {rank}")
+    require(rank <= n, "rank", f"at most n = {n}", rank)
     k_u, k_a = jax.random.split(key)
     u = _orthonormal(k_u, n, rank)
     target = (u * _singular_values(rank, condition_number)) @ u.T
@@ -87,8 +86,7 @@ def asymmetric_problem(
     $\mathbb{R}^{n_1\times n_2}$ observed through `m` i.i.d. standard Gaussian matrices.
     """
     _check_shape(n1=n1, n2=n2, rank=rank, m=m)
-    if rank > min(n1, n2):
-        raise ValueError(f"rank must be <= min(n1, n2)={min(n1, n2)}, got {rank}")
+    require(rank <= min(n1, n2), "rank", f"at most min(n1, n2) = {min(n1, n2)}", rank)
     k_u, k_v, k_a = jax.random.split(key, 3)
     u, v = _orthonormal(k_u, n1, rank), _orthonormal(k_v, n2, rank)
     target = (u * _singular_values(rank, condition_number)) @ v.T
@@ -120,8 +118,7 @@ def add_outliers(
     independently of the operator. `mode="add"` (Ma & Fattahi's model) observes
     $y_i + s_i$; `mode="replace"` observes $s_i$ in place of $y_i$.
     """
-    if mode not in ("add", "replace"):
-        raise ValueError(f"mode: one of add, replace, got {mode!r}")
+    require(mode in ("add", "replace"), "mode", "one of add, replace", mode)
     k_mask, k_value = jax.random.split(key)
     y = problem.observations
     mask = jax.random.bernoulli(k_mask, fraction, y.shape)

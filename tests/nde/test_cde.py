@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxlab import split_model
+from jaxlab import ConfigError, split_model
 from jaxlab.nde._cde import NeuralCDE, control_path, fill_forward, pad_series
 
 
@@ -187,7 +187,7 @@ def test_constant_step_needs_dt0_and_matches_the_adaptive_solve():
     constant = model(solver="heun", rtol=None, atol=None, dt0=0.01)
     assert isinstance(constant.solver, diffrax.Heun) and constant.rtol is None
     np.testing.assert_allclose(constant(path), adaptive, rtol=1e-3, atol=1e-4)
-    with pytest.raises(ValueError, match="^dt0: required"):
+    with pytest.raises(ConfigError, match="^dt0: required"):
         model(rtol=None, atol=None)
 
 
@@ -207,22 +207,22 @@ def test_max_steps_gives_nan():
     ],
 )
 def test_bad_series_are_rejected(times, values, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         control_path(times, values)
 
 
 def test_bad_arguments_are_rejected():
-    with pytest.raises(ValueError, match="interpolation: one of hermite"):
+    with pytest.raises(ConfigError, match="interpolation: one of hermite"):
         control_path(TIMES, VALUES, interpolation="spline")
-    with pytest.raises(ValueError, match="path: 3 channels, but the model expects 5"):
+    with pytest.raises(ConfigError, match="path: 3 channels, but the model expects 5"):
         model(channels=5)(control_path(TIMES, VALUES))
-    with pytest.raises(ValueError, match="rtol: a positive number"):
+    with pytest.raises(ConfigError, match="rtol: a positive number"):
         model(rtol=-1e-3)
-    with pytest.raises(ValueError, match="solver: one of"):
+    with pytest.raises(ConfigError, match="solver: one of"):
         model(solver="rk45")
-    with pytest.raises(ValueError, match="adjoint: one of"):
+    with pytest.raises(ConfigError, match="adjoint: one of"):
         model(adjoint="magic")
-    with pytest.raises(ValueError, match="values: series 0 has 2 rows for 3 times"):
+    with pytest.raises(ConfigError, match="values: series 0 has 2 rows for 3 times"):
         pad_series([np.zeros(3)], [np.zeros((2, 1))])
 
 

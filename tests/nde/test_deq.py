@@ -169,7 +169,7 @@ def test_solver_objects_are_accepted_and_get_the_deq_tolerances():
     z, steps = DEQ(CELL, SIZE, solver=solver, **TIGHT).solve(X)
     np.testing.assert_allclose(z, DEQ(CELL, SIZE, **TIGHT)(X), atol=1e-6)
     assert 1 < steps <= 8
-    with pytest.raises(ValueError, match="^solver: an optimistix solver"):
+    with pytest.raises(ConfigError, match="^solver: an optimistix solver"):
         DEQ(CELL, SIZE, solver=optx.ImplicitAdjoint())  # an adjoint, not a solver
 
 
@@ -193,7 +193,7 @@ def test_max_steps_gives_nan_instead_of_raising():
     ],
 )
 def test_bad_input_names_the_argument(make, field):
-    with pytest.raises(ValueError, match=f"^{field}:"):
+    with pytest.raises(ConfigError, match=f"^{field}:"):
         make()
 
 

@@ -8,7 +8,7 @@ import pytest
 import scipy.linalg
 
 import jaxlab
-from jaxlab import nde
+from jaxlab import ConfigError, nde
 
 
 class LinearField(eqx.Module):
@@ -96,7 +96,7 @@ def test_max_steps_gives_nan_instead_of_raising():
     ],
 )
 def test_bad_input_names_the_argument(make, field):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ConfigError, match=field):
         make()
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from jaxlab import nde
+from jaxlab import ConfigError, nde
 from jaxlab.nde._reversible import (
     ReversibleAdjoint,
     _forward,
@@ -336,7 +336,7 @@ def test_neural_ode_reversible_adjoint():
     ],
 )
 def test_bad_input_names_the_argument(make, field):
-    with pytest.raises(ValueError, match=f"^{field}:"):
+    with pytest.raises(ConfigError, match=f"^{field}:"):
         make()
 
 

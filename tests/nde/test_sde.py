@@ -289,7 +289,7 @@ def test_reversible_adjoint_matches_backprop_through_the_generator(substeps):
     np.testing.assert_allclose(paths_rev, paths, rtol=1e-5, atol=1e-6)
     for a, b in zip(jax.tree.leaves(grads_rev), jax.tree.leaves(grads)):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
-    with pytest.raises(ValueError, match="^adjoint: 'reversible' needs"):
+    with pytest.raises(ConfigError, match="^adjoint: 'reversible' needs"):
         SDEGenerator(**GAN_SIZES, noise_size=2, initial_noise_size=3, solver="euler",
                      adjoint="reversible", key=jax.random.key(1))  # fmt: skip
 
@@ -418,7 +418,7 @@ def test_a_second_training_step_does_not_recompile():
     ],
 )
 def test_unknown_solver_is_a_one_line_error_naming_the_argument(make):
-    with pytest.raises(ValueError, match="^solver: one of .*, got") as info:
+    with pytest.raises(ConfigError, match="^solver: one of .*, got") as info:
         make()
     assert "\n" not in str(info.value)
 

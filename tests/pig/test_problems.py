@@ -125,6 +125,32 @@ def test_user_problem_poisson_in_a_few_lines():
     assert first.final_rel_l2["pig"][0] != first.final_rel_l2["pig"][1]  # seeds differ
 
 
+def test_train_takes_the_core_keywords_and_evaluates_every_seed(tmp_path):
+    """`pig.train` forwards `checkpoint_dir` and `chunk_size` to `jaxlab.fit` (a run
+    saved per model resumes to the same models), its vmapped test errors are each seed's
+    own, and an unknown keyword is a one-line error listing the allowed ones."""
+    problem = pig.Problem(
+        pig.Box("x", (0,), (1,)),
+        lambda x, u: u["xx"] + jnp.pi**2 * jnp.sin(jnp.pi * x[0]),
+        (pig.dirichlet(lambda x: 0.0, points=8),),
+        exact=lambda p: jnp.sin(jnp.pi * p[0]),
+    )
+    settings = pig.Settings(
+        model="pig", steps=20, n_gaussians=10, sigma0=0.3, collocation=64, test_grid=32,
+        monitor_points=16, residual_weight=0.01, time_steps=0,
+    )  # fmt: skip
+    first = pig.train(problem, settings, seeds=3, checkpoint_dir=tmp_path, chunk_size=10)
+    assert (tmp_path / "pig").is_dir()
+    again = pig.train(problem, settings, seeds=3, checkpoint_dir=tmp_path, chunk_size=10)
+    np.testing.assert_array_equal(first.final_rel_l2["pig"], again.final_rel_l2["pig"])
+    points, values, _ = problem.test_set(settings.test_grid)
+    for seed in range(3):
+        alone = pig.rel_l2(first.model("pig", seed), jnp.asarray(points), jnp.asarray(values))
+        np.testing.assert_allclose(first.final_rel_l2["pig"][seed], alone, rtol=1e-5)
+    with pytest.raises(ConfigError, match="^train: .*checkpoint_dir.*, got 'stepz'$"):
+        pig.train(problem, settings, stepz=10)
+
+
 def test_bad_problem_input():
     with pytest.raises(ConfigError, match="^names: "):
         pig.Box("xx", (0, 0), (1, 1))

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxlab import sensing
+from jaxlab import ConfigError, sensing
 
 
 N, R, K, M = 10, 2, 4, 400
@@ -237,10 +237,12 @@ def test_no_recompilation_on_second_call(x64, asym):
             "g0",
         ),
         (lambda s, a: sensing.scaled_gd(a, jnp.ones((N - 1, K)), jnp.ones((N, K)), 0.1, 5), "f0"),
-        (lambda s, a: sensing.symmetric_gd(a, jnp.ones((N, K)), 0.1, 5), "symmetric"),
+        (lambda s, a: sensing.symmetric_gd(a, jnp.ones((N, K)), 0.1, 5), "problem"),
         (lambda s, a: sensing.symmetric_gd(s, jnp.ones((N, K)), 0.1, -1), "steps"),
+        (lambda s, a: sensing.symmetric_gd(s, jnp.ones((N, K)), 0.1, 0), "steps"),
     ],
 )
 def test_bad_inputs_name_the_argument(x64, sym, asym, call, field):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ConfigError, match=f"^{field}: .*, got ") as info:
         call(sym, asym)
+    assert "\n" not in str(info.value)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxlab import sensing
+from jaxlab import ConfigError, sensing
 
 
 def test_rate_is_fitted_on_the_band_and_nan_when_the_band_is_not_crossed():
@@ -71,5 +71,5 @@ def test_outliers_are_added_to_the_measurements_or_replace_them(mode):
         assert abs(np.corrcoef(y[hit], (z - y)[hit])[0, 1]) < 0.1
     else:
         np.testing.assert_allclose(z[hit], outliers, rtol=1e-12)  # the same draws, alone
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(ConfigError, match="^mode: one of add, replace, got "):
         sensing.add_outliers(problem, jax.random.key(3), 0.2, mode="swap")

@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxlab import ConfigError
 from jaxlab.sensing import (
     add_gaussian_noise,
     add_outliers,
@@ -95,5 +96,6 @@ def test_outliers_fraction_and_gaussian_noise(problems):
     ],
 )
 def test_bad_sizes_name_the_field(call, field):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ConfigError, match=f"^{field}: .*, got ") as info:
         call()
+    assert "\n" not in str(info.value)
