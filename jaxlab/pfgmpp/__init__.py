@@ -39,4 +39,4 @@ from ._networks import (
     NoiseEmbedding as NoiseEmbedding,
     UNet as UNet,
 )
-from ._sampler import heun_sample as heun_sample, sigma_steps as sigma_steps
+from ._sampler import heun_sample as heun_sample, sample as sample, sigma_steps as sigma_steps

@@ -23,6 +23,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._experiment import require, require_integer
+from ._edm import precondition
+from ._kernel import prior
 
 
 def _check_grid(steps, sigma_min, sigma_max, rho) -> None:
@@ -139,3 +141,49 @@ def heun_sample(
     x_hat, sigma_hat = prepare(x, steps - 1)
     x, _ = euler(x_hat, sigma_hat, sigmas[steps])
     return x, nfe + 1
+
+
+def sample(
+    net: Callable[[Array, Array], Array],
+    key: PRNGKeyArray,
+    n: int,
+    *,
+    D: ArrayLike,
+    shape: tuple[int, ...],
+    steps: int = 18,
+    sigma_min: ArrayLike = 0.002,
+    sigma_max: ArrayLike = 80.0,
+    rho: ArrayLike = 7.0,
+    sigma_data: ArrayLike = 0.5,
+    clip: float = 1e-3,
+    alpha: ArrayLike = 0.0,
+) -> tuple[Float[Array, "n ..."], Int[Array, ""]]:
+    r"""`n` samples of a trained network: [`prior`][jaxlab.pfgmpp.prior] draws at
+    `sigma_max` for augmentation dimension `D`, then [`heun_sample`][jaxlab.pfgmpp.heun_sample]
+    from the same `sigma_max` down to 0 through the [`precondition`][jaxlab.pfgmpp.precondition]ed
+    `net`: one noise schedule for the prior and the sampler.
+
+    **Arguments:** `net(x_in, c_noise)` the raw network of one example of shape `shape`
+    (as trained by [`pfgmpp_loss`][jaxlab.pfgmpp.pfgmpp_loss], with `sigma_data` and
+    `clip` as there); `steps`, `sigma_min`, `sigma_max`, `rho`, `alpha` as in
+    `heun_sample`. Pure: it survives `jit` and `vmap` (over keys or `D`).
+
+    **Returns:** `(samples [n, *shape], nfe)`.
+    """
+    require_integer(n, "n")
+    k_prior, k_noise = jax.random.split(key)
+    start = jax.vmap(lambda k: prior(k, tuple(shape), sigma_max, D, clip=clip))(
+        jax.random.split(k_prior, n)
+    )
+
+    def denoiser(x, sigma):
+        return precondition(net, x, sigma, sigma_data)
+
+    def one(x, k):
+        return heun_sample(
+            denoiser, x, k, steps=steps, sigma_min=sigma_min, sigma_max=sigma_max, rho=rho,
+            alpha=alpha,
+        )  # fmt: skip
+
+    samples, nfe = jax.vmap(one)(start, jax.random.split(k_noise, n))
+    return samples, nfe[0]

@@ -22,11 +22,10 @@ from .._experiment import register, require, require_integer
 from .._side_by_side import ModelSpec, Training
 from .._train import sampler
 from ._data import TOYS, digits, toy_sampler
-from ._edm import log_normal, pfgmpp_loss, precondition
-from ._kernel import prior
+from ._edm import log_normal, pfgmpp_loss
 from ._metrics import digits_features, frechet_distance, mmd, quantize, sliced_wasserstein
 from ._networks import MLP, UNet
-from ._sampler import heun_sample
+from ._sampler import sample
 
 
 INF = float("inf")
@@ -90,31 +89,13 @@ def _optimizer(cfg) -> optax.GradientTransformation:
 
 
 def generate(model, key, cfg, D, n: int, shape, *, steps=None, alpha=0.0):
-    """`n` samples of a trained network for augmentation dimension `D`: prior draws at
-    `cfg.sigma_max`, then `heun_sample` with the config's noise levels. Returns
-    `(samples, nfe)`."""
-    k_prior, k_noise = jax.random.split(key)
-    start = jax.vmap(lambda k: prior(k, shape, cfg.sigma_max, D, clip=cfg.clip))(
-        jax.random.split(k_prior, n)
-    )
-
-    def denoiser(x, sigma):
-        return precondition(model, x, sigma, cfg.sigma_data)
-
-    def one(x, k):
-        return heun_sample(
-            denoiser,
-            x,
-            k,
-            steps=cfg.sample_steps if steps is None else steps,
-            sigma_min=cfg.sigma_min,
-            sigma_max=cfg.sigma_max,
-            rho=cfg.rho,
-            alpha=alpha,
-        )
-
-    samples, nfe = jax.vmap(one)(start, jax.random.split(k_noise, n))
-    return samples, nfe[0]
+    """`n` samples of a trained network for augmentation dimension `D` with the config's
+    noise levels ([`sample`][jaxlab.pfgmpp.sample]). Returns `(samples, nfe)`."""
+    return sample(
+        model, key, n, D=D, shape=shape, steps=cfg.sample_steps if steps is None else steps,
+        sigma_min=cfg.sigma_min, sigma_max=cfg.sigma_max, rho=cfg.rho,
+        sigma_data=cfg.sigma_data, clip=cfg.clip, alpha=alpha,
+    )  # fmt: skip
 
 
 def _loss(cfg, D):
