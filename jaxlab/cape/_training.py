@@ -70,8 +70,11 @@ def curriculum_sampler(sample, total_steps: int, warmup_steps: int, frames: int)
     training step, and `"step"`, as [`rollout_loss`][jaxlab.cape.rollout_loss] reads them."""
 
     def with_mask(key, step):
+        batch = sample(key)
+        got = batch["u"].shape[1]
+        require(got == frames, "frames", f"the data's {got} frames per trajectory", frames)
         mask = curriculum_mask(step, total_steps, warmup_steps, frames)
-        return {**sample(key), "ar": mask, "step": step}
+        return {**batch, "ar": mask, "step": step}
 
     return StepSampler(with_mask)
 

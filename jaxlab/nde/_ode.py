@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from .._experiment import ConfigError
+from .._experiment import ConfigError, require
 from .._model import Setting
 from ._reversible import ReversibleAdjoint, reversible_heun
 from ._settings import concrete, controller, count, named, or_nan, read, step_settings
@@ -50,6 +50,10 @@ class MLPField(eqx.Module):
         self.mlp = eqx.nn.MLP(size + time, size, width, depth, activation=jax.nn.softplus, key=key)
 
     def __call__(self, t, y, args):
+        size = self.mlp.out_size
+        require(
+            jnp.shape(y) == (size,), "y", f"shape ({size},) (MLPField(size={size}))", jnp.shape(y)
+        )
         return self.mlp(jnp.concatenate([jnp.atleast_1d(t), y]) if self.time else y)
 
 

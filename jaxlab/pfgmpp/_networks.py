@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._experiment import require
 from .._model import Setting
 
 
@@ -57,6 +58,8 @@ class MLP(eqx.Module):
         self.out = eqx.tree_at(lambda l: l.weight, out, out.weight * 0.1)
 
     def __call__(self, x: Float[Array, "..."], c_noise: Float[Array, ""]) -> Float[Array, "..."]:
+        size = self.inp.in_features
+        require(x.size == size, "x", f"one example of {size} values (MLP({size}))", x.shape)
         shifts = self.film(self.embed(c_noise)).reshape(len(self.hidden), -1)
         h = self.inp(x.reshape(-1))
         for layer, shift in zip(self.hidden, shifts):
