@@ -37,6 +37,7 @@ from ._train import (
     FitResult as FitResult,
     FitState as FitState,
     StepSampler as StepSampler,
+    Trained as Trained,
     fit as fit,
     init_state as init_state,
     sampler as sampler,

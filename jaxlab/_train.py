@@ -12,6 +12,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
@@ -194,6 +195,46 @@ class FitResult:
         """The trained model of one seed."""
         pick = lambda tree: jax.tree.map(lambda x: x[seed], tree)
         return self.layout.merge(pick(self.params), pick(self.buffers))
+
+
+@dataclasses.dataclass
+class Trained:
+    """What a package's `train` ([`cape.train`][jaxlab.cape.train],
+    [`pfgmpp.train`][jaxlab.pfgmpp.train]) returns: one model per seed, its curves and
+    its metrics.
+
+    **Fields:**
+
+    - `fit`: the [`FitResult`][jaxlab.FitResult]: `fit.losses` `(seeds, steps)` and
+      `fit.aux` the per-step curves, `fit.diverged` `(seeds,)`.
+    - `metrics`: `{name: (seeds,)}` of the final models (NaN for a diverged seed).
+    - `settings`: the settings it trained with.
+    """
+
+    fit: FitResult
+    metrics: dict[str, np.ndarray]
+    settings: Any
+
+    def model(self, seed: int = 0) -> Any:
+        """The trained model of one seed."""
+        return self.fit.model(seed)
+
+
+def overridden(settings: Any, kind: type, overrides: dict[str, Any], keywords: str) -> Any:
+    """`settings` (default `kind()`) with fields replaced by `overrides`; a name that is
+    not a field of `kind` is a one-line [`ConfigError`][jaxlab.ConfigError] listing the
+    function's own `keywords` and the fields."""
+    names = [f.name for f in dataclasses.fields(kind)]
+    for name in overrides:
+        allowed = f"{keywords} or a {kind.__name__} field ({', '.join(names)})"
+        require(name in names, "train", allowed, name)
+    require(
+        settings is None or isinstance(settings, kind),
+        "settings",
+        f"a {kind.__module__.rsplit('.', 1)[0]}.{kind.__name__}",
+        type(settings).__name__,
+    )
+    return dataclasses.replace(settings or kind(), **overrides)
 
 
 def fit(

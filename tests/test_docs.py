@@ -7,6 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from jaxlab._cli import main
@@ -49,3 +50,30 @@ def test_python_snippets_run_and_give_the_quoted_shapes(tmp_path, monkeypatch):
             assert eval(expression, namespace) == ast.literal_eval(shape), expression
             checked += 1
     assert checked >= 2
+
+
+OWN_PROBLEM = [
+    ("pig.md", "## Pose your own PDE"),
+    ("cape.md", "## Train on your own trajectories"),
+    ("pfgmpp.md", "## Train on your own data"),
+]
+
+
+@pytest.mark.claims  # each trains a small model for two or more seeds (a minute or two)
+@pytest.mark.parametrize("page, heading", OWN_PROBLEM, ids=[p for p, _ in OWN_PROBLEM])
+def test_your_own_problem_snippet_runs_and_gives_the_quoted_shapes(page, heading):
+    """The "your own problem" snippet of each package page runs as written, and every
+    line annotated `# (a, b)` evaluates to arrays of that shape (each one, for a tuple)."""
+    text = (QUICKSTART.parent / page).read_text()
+    assert heading in text
+    snippet = re.search(r"```python\n(.*?)```", text[text.index(heading) :], flags=re.S)[1]
+    namespace = {}
+    exec(compile(snippet, page, "exec"), namespace)
+    quoted = re.findall(r"^(\S.*?)\s+# (\([\d, ]+\))", snippet, re.M)
+    assert quoted
+    for expression, shape in quoted:
+        tree = ast.parse(expression, mode="eval").body
+        parts = tree.elts if isinstance(tree, ast.Tuple) else [tree]
+        for part in parts:
+            value = eval(compile(ast.Expression(part), page, "eval"), namespace)
+            assert np.shape(value) == ast.literal_eval(shape), expression

@@ -10,6 +10,7 @@ from ._data import (
     pdebench_writer as pdebench_writer,
     write_pdebench as write_pdebench,
 )
+from ._entry import Settings as Settings, train as train
 from ._generators import (
     AdvectionData as AdvectionData,
     BurgersData as BurgersData,

@@ -27,7 +27,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from matplotlib.figure import Figure
 
 from .._data import Stream
@@ -36,6 +35,7 @@ from .._model import count_params
 from .._side_by_side import ModelSpec, Training
 from .._train import sampler
 from ._data import PDEBenchFile
+from ._entry import training_optimizer
 from ._generators import AdvectionData, BurgersData, DiffusionReactionData, downsample, generate
 from ._metrics import nrmse_per_step, pdebench_metrics
 from ._models import build_surrogate, matched_width
@@ -471,9 +471,6 @@ def _evaluate(config):
 
 
 def _models(config) -> dict[str, ModelSpec]:
-    schedule = optax.exponential_decay(
-        config.learning_rate, max(1, config.steps // 5), 0.5, staircase=True
-    )
     evaluate = _evaluate(config)
     specs = {}
     for name in config.models:
@@ -495,7 +492,7 @@ def _models(config) -> dict[str, ModelSpec]:
         specs[name] = ModelSpec(
             init=functools.partial(init_model, config, name),
             loss=loss,
-            optimizer=optax.adam(schedule),
+            optimizer=training_optimizer(config),
             evaluate=evaluate,
         )
     return specs

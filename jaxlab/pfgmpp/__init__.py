@@ -14,6 +14,7 @@ from ._edm import (
     pfgmpp_loss as pfgmpp_loss,
     precondition as precondition,
 )
+from ._entry import Settings as Settings, train as train
 from ._kernel import (
     log_kernel as log_kernel,
     mixture_denoiser as mixture_denoiser,
@@ -39,4 +40,5 @@ from ._networks import (
     NoiseEmbedding as NoiseEmbedding,
     UNet as UNet,
 )
+from ._recipe import EDMSettings as EDMSettings
 from ._sampler import heun_sample as heun_sample, sample as sample, sigma_steps as sigma_steps

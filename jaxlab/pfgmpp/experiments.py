@@ -15,17 +15,15 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import optax
 from matplotlib.figure import Figure
 
 from .._experiment import register, require, require_integer
 from .._side_by_side import ModelSpec, Training
 from .._train import sampler
 from ._data import TOYS, digits, toy_sampler
-from ._edm import log_normal, pfgmpp_loss
 from ._metrics import digits_features, frechet_distance, mmd, quantize, sliced_wasserstein
 from ._networks import MLP, UNet
-from ._sampler import sample
+from ._recipe import EDMSettings, generate, training_loss, training_optimizer
 
 
 INF = float("inf")
@@ -34,37 +32,6 @@ INF = float("inf")
 def label(D: float) -> str:
     """`"D=inf"`, `"D=1"`, `"D=2.5"`: the model name of augmentation dimension D."""
     return f"D={D:g}"
-
-
-@dataclasses.dataclass(frozen=True)
-class EDMSettings:
-    """The settings every PFGM++ experiment shares: EDM preconditioning (`sigma_data`),
-    the log-normal training distribution of sigma (`p_mean`, `p_std`), the clipping of
-    the kernel's Beta draw (`clip`), and the Heun sampler (`sample_steps` from
-    `sigma_max` to `sigma_min`, time exponent `rho`)."""
-
-    sigma_data: float = 0.5
-    p_mean: float = -1.2
-    p_std: float = 1.2
-    clip: float = 1e-3
-    sample_steps: int = 18
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
-    rho: float = 7.0
-
-    def __post_init__(self):
-        require(self.sigma_data > 0, "sigma_data", "a number > 0", self.sigma_data)
-        require(self.p_std > 0, "p_std", "a number > 0", self.p_std)
-        require(0 <= self.clip < 0.5, "clip", "a number in [0, 0.5)", self.clip)
-        require_integer(self.sample_steps, "sample_steps")
-        require(self.sigma_min > 0, "sigma_min", "a number > 0", self.sigma_min)
-        require(
-            self.sigma_min < self.sigma_max,
-            "sigma_min",
-            f"a number below sigma_max={self.sigma_max}",
-            self.sigma_min,
-        )
-        require(self.rho > 0, "rho", "a number > 0", self.rho)
 
 
 def _check_common(cfg) -> None:
@@ -78,35 +45,6 @@ def _check_common(cfg) -> None:
     require_integer(cfg.batch_size, "batch_size")
     require(cfg.learning_rate > 0, "learning_rate", "a number > 0", cfg.learning_rate)
     require_integer(cfg.width, "width", 4)
-
-
-def _optimizer(cfg) -> optax.GradientTransformation:
-    warmup = max(1, cfg.steps // 20)
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, cfg.learning_rate, warmup, cfg.steps, cfg.learning_rate / 10
-    )
-    return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
-
-
-def generate(model, key, cfg, D, n: int, shape, *, steps=None, alpha=0.0):
-    """`n` samples of a trained network for augmentation dimension `D` with the config's
-    noise levels ([`sample`][jaxlab.pfgmpp.sample]). Returns `(samples, nfe)`."""
-    return sample(
-        model, key, n, D=D, shape=shape, steps=cfg.sample_steps if steps is None else steps,
-        sigma_min=cfg.sigma_min, sigma_max=cfg.sigma_max, rho=cfg.rho,
-        sigma_data=cfg.sigma_data, clip=cfg.clip, alpha=alpha,
-    )  # fmt: skip
-
-
-def _loss(cfg, D):
-    sampler = log_normal(cfg.p_mean, cfg.p_std)
-
-    def loss(model, batch, key):
-        return pfgmpp_loss(
-            model, batch, key, D, sigma_data=cfg.sigma_data, sigma_sampler=sampler, clip=cfg.clip
-        )
-
-    return loss
 
 
 # --------------------------------------------------------------------------- toy
@@ -159,8 +97,8 @@ def _toy_models(cfg: ToyConfig) -> dict[str, ModelSpec]:
 
         return ModelSpec(
             init=lambda key: MLP(2, key=key, width=cfg.width, depth=cfg.depth),
-            loss=_loss(cfg, D),
-            optimizer=_optimizer(cfg),
+            loss=training_loss(cfg, D),
+            optimizer=training_optimizer(cfg),
             evaluate=evaluate,
         )
 
@@ -317,8 +255,8 @@ def _digits_models(cfg, evaluate_fn) -> dict[str, ModelSpec]:
     return {
         label(D): ModelSpec(
             init=functools.partial(_digits_network, cfg),
-            loss=_loss(cfg, D),
-            optimizer=_optimizer(cfg),
+            loss=training_loss(cfg, D),
+            optimizer=training_optimizer(cfg),
             evaluate=functools.partial(evaluate_fn, cfg=cfg, D=D),
         )
         for D in cfg.Ds
@@ -340,9 +278,7 @@ def _digits_batches(cfg, data):
     return sampler(data["train"], cfg.batch_size)
 
 
-DIGITS = Training(
-    lambda cfg: _digits_models(cfg, _digits_evaluate), _digits_data, _digits_batches
-)
+DIGITS = Training(lambda cfg: _digits_models(cfg, _digits_evaluate), _digits_data, _digits_batches)
 
 
 def _fid_floor(seeds: int) -> np.ndarray:

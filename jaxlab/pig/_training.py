@@ -17,7 +17,7 @@ import optax
 from .._experiment import require, require_integer
 from .._model import count_params, split_model
 from .._side_by_side import ModelSpec, Training
-from .._train import FitResult, StepSampler, fit, init_state, train_chunk
+from .._train import FitResult, StepSampler, fit, init_state, overridden, train_chunk
 from ._models import PIG, PINN, values
 from ._problem import Problem, loss, monitor_subset, rel_l2, sample
 
@@ -320,6 +320,9 @@ class Solution:
         return self.fits[name].model(seed)
 
 
+TRAIN_KEYWORDS = "seeds, key, progress, checkpoint_dir, chunk_size"
+
+
 def train(
     problem: Problem,
     settings: Settings | None = None,
@@ -349,11 +352,7 @@ def train(
     **Returns:** a [`Solution`][jaxlab.pig.Solution].
     """
     require(isinstance(problem, Problem), "problem", "a pig.Problem", type(problem).__name__)
-    names = [f.name for f in dataclasses.fields(Settings)]
-    for name in overrides:
-        allowed = "seeds, key, progress, checkpoint_dir, chunk_size or a Settings field"
-        require(name in names, "train", f"{allowed} ({', '.join(names)})", name)
-    settings = dataclasses.replace(settings or Settings(), **overrides)
+    settings = overridden(settings, Settings, overrides, TRAIN_KEYWORDS)
     fields = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)}
     cfg = _Posed(**fields, posed=problem)
     data = host_data(cfg)
