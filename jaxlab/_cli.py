@@ -1,10 +1,13 @@
-"""The `jaxlab` command: `list`, `run`, `show`, `bench`, `data generate`."""
+"""The `jaxlab` command: `list`, `describe`, `run`, `show`, `bench`, `data generate`."""
 
 import argparse
+import dataclasses
 import importlib.metadata
+import inspect
 import os
 import sys
 import time
+import typing
 from pathlib import Path
 
 from ._experiment import ConfigError, config_with, experiments, get_experiment, require
@@ -69,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--start-only", action="store_true", help="only cold and warm start (compile cache)"
     )
+    describe = commands.add_parser(
+        "describe", help="an experiment's config fields: type, default, quick value, doc"
+    )
+    describe.add_argument("name")
     show = commands.add_parser("show", help="print a saved summary")
     show.add_argument("dir", type=Path)
     data = commands.add_parser("data", help="PDE data sets")
@@ -103,6 +110,39 @@ def format_summary(metrics: dict) -> str:
         f"{metrics['experiment']}: {metrics['seeds']} seeds{' (quick)' if metrics['quick'] else ''}"
     )
     return "\n".join([header, *lines])
+
+
+def describe(experiment) -> str:
+    """A table of `experiment`'s config fields: type, paper-scale default, quick value
+    (`=` when the same) and the line of the config's docstring that names the field."""
+    cls = experiment.config
+    hints = typing.get_type_hints(cls)
+    full = experiment.default_config(False)
+    quick = experiment.default_config(True) if hasattr(cls, "quick") else full
+    docs = "\n".join(inspect.getdoc(c) or "" for c in cls.__mro__ if c is not object)
+    rows = [("field", "type", "default", "quick", "doc")]
+    for field in dataclasses.fields(cls):
+        name = field.name
+        hint = hints[name]
+        kind = hint.__name__ if isinstance(hint, type) else str(hint)
+        default, small = getattr(full, name), getattr(quick, name)
+        line = next((x for x in docs.splitlines() if f"`{name}`" in x), "")
+        same = "=" if small == default else repr(small)
+        doc = _excerpt(line, f"`{name}`")
+        rows.append((name, kind.replace("typing.", ""), repr(default), same, doc))
+    widths = [min(28, max(len(r[i]) for r in rows)) for i in range(4)]
+    lines = ["  ".join([*(c.ljust(w) for c, w in zip(r[:4], widths)), r[4]]).rstrip() for r in rows]
+    return "\n".join([f"{experiment.name}: {experiment.description}", *lines])
+
+
+def _excerpt(line: str, word: str, width: int = 70) -> str:
+    """At most `width` characters of `line` around the first `word` (`…` where cut)."""
+    line = " ".join(line.strip().lstrip("-").split())
+    if len(line) <= width:
+        return line
+    start = max(0, min(line.find(word) - 20, len(line) - width))
+    text = line[start : start + width]
+    return ("…" if start else "") + text + ("…" if start + width < len(line) else "")
 
 
 def _run(args) -> None:
@@ -215,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             _generate(args)
         elif args.command == "bench":
             _bench(args)
+        elif args.command == "describe":
+            print(describe(get_experiment(args.name)))
         else:
             print(format_summary(read_results(args.dir)["metrics"]))
         sys.stdout.flush()  # a closed pipe shows here, not at exit

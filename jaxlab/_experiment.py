@@ -128,6 +128,22 @@ def experiments() -> dict[str, Experiment]:
     return dict(sorted(_REGISTRY.items()))
 
 
+def package_configs(package: str) -> Callable[[str], type]:
+    """A module `__getattr__` for a package that registers experiments: its experiments'
+    configs by class name (`from jaxlab.nde import SpiralsConfig`), its experiments'
+    module imported on first use only."""
+
+    def __getattr__(name: str) -> type:
+        if name.endswith("Config") and package in _sources():
+            _sources()[package].load()
+            for experiment in _REGISTRY.values():
+                if experiment.name.startswith(f"{package}.") and experiment.config.__name__ == name:
+                    return experiment.config
+        raise AttributeError(f"module 'jaxlab.{package}' has no attribute {name!r}")
+
+    return __getattr__
+
+
 def get_experiment(name: str) -> Experiment:
     """The experiment called `name`; a [`ConfigError`][jaxlab.ConfigError] if unknown.
     Only the module of its entry point (the part of `name` before the first dot) is

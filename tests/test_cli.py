@@ -61,6 +61,22 @@ def test_list(capsys):
     assert "sensing.overparam" in out and "sensing.robust" in out
 
 
+def test_describe_lists_every_field_with_default_and_quick_value(capsys):
+    code, out, _ = run_cli(capsys, "describe", "sensing.overparam")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("sensing.overparam: ")
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    config = jaxlab.get_experiment("sensing.overparam").config
+    assert list(rows) == [f.name for f in dataclasses.fields(config)]
+    full, quick = config(), config.quick()
+    assert rows["m"][1:4] == ["int", repr(full.m), repr(quick.m)]  # differs at quick size
+    assert rows["step_size"][1:4] == ["float", repr(full.step_size), "="]
+    assert "`steps`" in " ".join(rows["steps"][4:])  # the docstring line naming it
+    code, _, err = run_cli(capsys, "describe", "sensing.nope")
+    assert code == 2 and err.startswith("jaxlab: error: experiment: one of ")
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])

@@ -1,6 +1,7 @@
 """One way to reject bad input in every package: `ConfigError` with a one-line message."""
 
 import ast
+import importlib
 import pathlib
 
 import jax
@@ -66,3 +67,16 @@ def test_a_model_meeting_data_of_the_wrong_shape_names_both(call, message):
     with pytest.raises(ConfigError) as info:
         call()
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "package, config",
+    [("sensing", "OverparamConfig"), ("nde", "SpiralsConfig"), ("pig", "HelmholtzConfig"),
+     ("cape", "BurgersConfig"), ("pfgmpp", "ToyConfig")],
+)  # fmt: skip
+def test_configs_are_importable_from_their_package(package, config):
+    module = importlib.import_module(f"jaxlab.{package}")
+    cls = getattr(module, config)
+    assert any(e.config is cls for e in jaxlab.experiments().values())
+    with pytest.raises(AttributeError, match="NoSuchConfig"):
+        module.NoSuchConfig

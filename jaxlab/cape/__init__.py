@@ -1,6 +1,7 @@
 """CAPE: parameter-guided channel attention for neural PDE surrogates (Takamoto, Alesiani
 & Niepert, ICML 2023), with PDEBench-style data generators and metrics."""
 
+from .._experiment import package_configs
 from ._data import (
     ArraySource as ArraySource,
     ConcatSource as ConcatSource,
@@ -52,3 +53,7 @@ from ._training import (
     rollout_loss as rollout_loss,
     trajectory_loss as trajectory_loss,
 )
+
+
+# The experiments' configs: `from jaxlab.cape import ...Config`.
+__getattr__ = package_configs("cape")

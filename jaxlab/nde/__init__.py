@@ -3,6 +3,7 @@ neural and hybrid ODEs, neural CDEs for irregular time series (and a GRU baselin
 neural SDEs, the exact reversible adjoint of the reversible Heun method, and deep
 equilibrium layers."""
 
+from .._experiment import package_configs
 from ._cde import (
     INTERPOLATIONS as INTERPOLATIONS,
     CDEField as CDEField,
@@ -40,3 +41,7 @@ from ._sde_gan import (
     clip_weights as clip_weights,
 )
 from ._sde_solve import SDE_SOLVERS as SDE_SOLVERS
+
+
+# The experiments' configs: `from jaxlab.nde import ...Config`.
+__getattr__ = package_configs("nde")

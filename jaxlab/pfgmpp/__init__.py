@@ -1,6 +1,7 @@
 """PFGM++ (Xu, Liu, Tian, Tong, Tegmark & Jaakkola, ICML 2023): training and sampling for
 any augmentation dimension D, from D = 1 (PFGM) to D = inf (EDM)."""
 
+from .._experiment import package_configs
 from ._data import (
     digits as digits,
     eight_gaussians as eight_gaussians,
@@ -42,3 +43,8 @@ from ._networks import (
 )
 from ._recipe import EDMSettings as EDMSettings
 from ._sampler import heun_sample as heun_sample, sample as sample, sigma_steps as sigma_steps
+
+
+__getattr__ = package_configs(
+    "pfgmpp"
+)  # the experiments' configs: from jaxlab.pfgmpp import ...Config

@@ -1,6 +1,7 @@
 """Physics-Informed Gaussians (Kang et al., ICLR 2025), a PINN baseline, PDE problems posed
 from a box, a residual and conditions, and reference solvers."""
 
+from .._experiment import package_configs
 from ._benchmarks import (
     allen_cahn as allen_cahn,
     flow_mixing as flow_mixing,
@@ -47,3 +48,7 @@ from ._training import (
     time_per_step as time_per_step,
     train as train,
 )
+
+
+# The experiments' configs: `from jaxlab.pig import ...Config`.
+__getattr__ = package_configs("pig")

@@ -1,5 +1,6 @@
 """Over-parameterized matrix sensing (Xiong, Ding & Du, ICLR 2024; Ma & Fattahi, JMLR 2023)."""
 
+from .._experiment import package_configs
 from ._algorithms import (
     Trajectory as Trajectory,
     asymmetric_gd as asymmetric_gd,
@@ -31,3 +32,8 @@ from ._rates import (
     loglog_slope as loglog_slope,
     power_law_exponent as power_law_exponent,
 )
+
+
+__getattr__ = package_configs(
+    "sensing"
+)  # the experiments' configs: from jaxlab.sensing import ...Config
