@@ -53,6 +53,8 @@ def test_python_snippets_run_and_give_the_quoted_shapes(tmp_path, monkeypatch):
 
 
 OWN_PROBLEM = [
+    ("sensing.md", "## Your own problem"),
+    ("nde.md", "## Train on your own data"),
     ("pig.md", "## Pose your own PDE"),
     ("cape.md", "## Train on your own trajectories"),
     ("pfgmpp.md", "## Train on your own data"),
@@ -63,7 +65,8 @@ OWN_PROBLEM = [
 @pytest.mark.parametrize("page, heading", OWN_PROBLEM, ids=[p for p, _ in OWN_PROBLEM])
 def test_your_own_problem_snippet_runs_and_gives_the_quoted_shapes(page, heading):
     """The "your own problem" snippet of each package page runs as written, and every
-    line annotated `# (a, b)` evaluates to arrays of that shape (each one, for a tuple)."""
+    line annotated `# (a, b)` is that shape (`x.shape`) or evaluates to arrays of that
+    shape (each one, for a tuple)."""
     text = (QUICKSTART.parent / page).read_text()
     assert heading in text
     snippet = re.search(r"```python\n(.*?)```", text[text.index(heading) :], flags=re.S)[1]
@@ -76,4 +79,5 @@ def test_your_own_problem_snippet_runs_and_gives_the_quoted_shapes(page, heading
         parts = tree.elts if isinstance(tree, ast.Tuple) else [tree]
         for part in parts:
             value = eval(compile(ast.Expression(part), page, "eval"), namespace)
-            assert np.shape(value) == ast.literal_eval(shape), expression
+            got = value if expression.endswith(".shape") else np.shape(value)
+            assert tuple(got) == ast.literal_eval(shape), expression

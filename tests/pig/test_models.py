@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxlab import ConfigError, pig
+from jaxlab import ConfigError, count_params, pig
 
 
 KEY = jax.random.key(0)
@@ -105,14 +105,14 @@ def test_embedding_is_the_sum_of_weighted_gaussians():
 def test_official_parameter_count():
     # Klein-Gordon in the official code: 4 x 100 Gaussians in 3-D, MLP 4 -> 16 -> 1.
     model = pig.PIG(*BOX3, n_gaussians=100, channels=4, sigma0=0.5, key=KEY)
-    assert pig.n_params(model) == 2897
-    assert pig.n_params(pig.PIG(*BOX3, n_gaussians=4000, key=KEY)) == 112097
+    assert count_params(model) == 2897
+    assert count_params(pig.PIG(*BOX3, n_gaussians=4000, key=KEY)) == 112097
 
 
 def test_settings_are_not_trained():
     model = pig.PINN(*BOX3, fourier_features=4, key=KEY)
     params, buffers, _ = jaxlab_split(model)
-    assert pig.n_params(model) == sum(w.size for w in model.mlp.weights) + sum(
+    assert count_params(model) == sum(w.size for w in model.mlp.weights) + sum(
         b.size for b in model.mlp.biases
     )
     assert len(jax.tree.leaves(buffers)) == 3  # scale, shift, Fourier matrix
