@@ -148,7 +148,7 @@ def get_experiment(name: str) -> Experiment:
     """The experiment called `name`; a [`ConfigError`][jaxlab.ConfigError] if unknown.
     Only the module of its entry point (the part of `name` before the first dot) is
     imported when the name is registered there."""
-    if name in _REGISTRY:
+    if isinstance(name, str) and name in _REGISTRY:
         return _REGISTRY[name]
     source = _sources().get(name.split(".")[0]) if isinstance(name, str) else None
     if source is not None:
