@@ -33,9 +33,12 @@ def put(x: Any, sharding: NamedSharding) -> jax.Array:
 
 def check_finite(data: Any, field: str = "data") -> None:
     """A one-line [`ConfigError`][jaxlab.ConfigError] naming the first floating-point
-    array of `data` that holds a NaN or an infinite value (checked on the host)."""
+    array of `data` that holds a NaN or an infinite value (checked on the host; traced
+    arrays, whose values are not known yet, are skipped)."""
     for path, leaf in jax.tree_util.tree_leaves_with_path(data):
-        if not hasattr(leaf, "dtype") or not np.issubdtype(leaf.dtype, np.inexact):
+        if isinstance(leaf, jax.core.Tracer) or not hasattr(leaf, "dtype"):
+            continue
+        if not np.issubdtype(leaf.dtype, np.inexact):
             continue
         bad = int(np.size(leaf) - np.count_nonzero(np.isfinite(np.asarray(leaf))))
         if bad:

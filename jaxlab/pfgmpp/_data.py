@@ -56,11 +56,3 @@ def digits(test_fraction: float = 1 / 3, split_seed: int = 0):
     n_test = int(round(len(x) * test_fraction))
     test, train = order[:n_test], order[n_test:]
     return x[train], y[train], x[test], y[test]
-
-
-def check_finite(data, field: str = "data") -> None:
-    """One-line error if concrete `data` holds NaN or infinity."""
-    if isinstance(data, jax.core.Tracer):
-        return
-    bad = int(np.size(data) - np.isfinite(np.asarray(data)).sum())
-    require(bad == 0, field, "finite values", f"{bad} non-finite entries")

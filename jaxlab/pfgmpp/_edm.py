@@ -24,8 +24,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._data import check_finite
 from .._experiment import require
-from ._data import check_finite
 from ._kernel import check_D, perturbation
 
 

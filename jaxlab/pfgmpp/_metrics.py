@@ -12,10 +12,11 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._data import check_finite
 from .._experiment import require, require_integer
 from .._model import Setting
 from .._train import fit
-from ._data import check_finite, digits
+from ._data import digits
 
 
 def sliced_wasserstein(
