@@ -3,13 +3,13 @@
 import argparse
 import dataclasses
 import importlib.metadata
-import inspect
 import os
 import sys
 import time
 import typing
 from pathlib import Path
 
+from ._config import field_doc
 from ._experiment import ConfigError, config_with, experiments, get_experiment, require
 from ._results import read_results
 
@@ -114,35 +114,22 @@ def format_summary(metrics: dict) -> str:
 
 def describe(experiment) -> str:
     """A table of `experiment`'s config fields: type, paper-scale default, quick value
-    (`=` when the same) and the line of the config's docstring that names the field."""
+    (`=` when the same) and the field's one-line doc."""
     cls = experiment.config
     hints = typing.get_type_hints(cls)
     full = experiment.default_config(False)
     quick = experiment.default_config(True) if hasattr(cls, "quick") else full
-    docs = "\n".join(inspect.getdoc(c) or "" for c in cls.__mro__ if c is not object)
     rows = [("field", "type", "default", "quick", "doc")]
     for field in dataclasses.fields(cls):
         name = field.name
         hint = hints[name]
         kind = hint.__name__ if isinstance(hint, type) else str(hint)
         default, small = getattr(full, name), getattr(quick, name)
-        line = next((x for x in docs.splitlines() if f"`{name}`" in x), "")
         same = "=" if small == default else repr(small)
-        doc = _excerpt(line, f"`{name}`")
-        rows.append((name, kind.replace("typing.", ""), repr(default), same, doc))
+        rows.append((name, kind.replace("typing.", ""), repr(default), same, field_doc(field)))
     widths = [min(28, max(len(r[i]) for r in rows)) for i in range(4)]
     lines = ["  ".join([*(c.ljust(w) for c, w in zip(r[:4], widths)), r[4]]).rstrip() for r in rows]
     return "\n".join([f"{experiment.name}: {experiment.description}", *lines])
-
-
-def _excerpt(line: str, word: str, width: int = 70) -> str:
-    """At most `width` characters of `line` around the first `word` (`…` where cut)."""
-    line = " ".join(line.strip().lstrip("-").split())
-    if len(line) <= width:
-        return line
-    start = max(0, min(line.find(word) - 20, len(line) - width))
-    text = line[start : start + width]
-    return ("…" if start else "") + text + ("…" if start + width < len(line) else "")
 
 
 def _run(args) -> None:
