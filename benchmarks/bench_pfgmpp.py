@@ -19,7 +19,7 @@ import optax
 import jaxlab
 from jaxlab import pfgmpp
 from jaxlab._results import machine
-from jaxlab.pfgmpp import experiments as E
+from jaxlab.pfgmpp._recipe import generate
 
 
 def timed(f, *args, repeat=3):
@@ -57,7 +57,7 @@ def training_speed(net, data, D, steps=50):
 
 
 def sampling_speed(net, shape, D, n, cfg):
-    f = jax.jit(lambda m, k: E.generate(m, k, cfg, D, n, shape)[0])
+    f = jax.jit(lambda m, k: generate(m, k, cfg, D, n, shape)[0])
     compile_s, run_s = timed(f, net, jax.random.key(1))
     return compile_s, n / run_s
 
@@ -109,7 +109,8 @@ def vmap_ratio():
 
 def quick_runs(seeds=8):
     out = {}
-    for exp in (E.TOY_EXPERIMENT, E.DIGITS_EXPERIMENT, E.ROBUSTNESS_EXPERIMENT):
+    for name in ("pfgmpp.toy", "pfgmpp.digits", "pfgmpp.robustness"):
+        exp = jaxlab.get_experiment(name)
         start = time.perf_counter()
         result = jaxlab.sweep(exp, exp.config.quick(), seeds=seeds)
         exp.report(exp.config.quick(), result.results, None)
@@ -127,7 +128,7 @@ def main():
     parser.add_argument("--skip-quick", action="store_true")
     args = parser.parse_args()
     rows = {}
-    toy_cfg, digits_cfg = E.ToyConfig(), E.DigitsConfig()
+    toy_cfg, digits_cfg = pfgmpp.ToyConfig(), pfgmpp.DigitsConfig()
     mlp = pfgmpp.MLP(2, key=jax.random.key(0), width=toy_cfg.width, depth=toy_cfg.depth)
     unet = pfgmpp.UNet(1, key=jax.random.key(0), width=digits_cfg.unet_width)
     x_train = jnp.asarray(pfgmpp.digits()[0])

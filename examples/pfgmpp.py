@@ -46,7 +46,6 @@ import optax
 
 import jaxlab
 from jaxlab import pfgmpp
-from jaxlab.pfgmpp import experiments
 
 
 QUICK = os.environ.get("JAXLAB_EXAMPLE_QUICK") == "1"
@@ -105,19 +104,20 @@ show(fig, "kernel_radius.png")
 # data: sliced Wasserstein distance and MMD, next to the floor (two draws of real data).
 
 # %%
-config = experiments.ToyConfig.quick() if QUICK else experiments.ToyConfig()
+config = pfgmpp.ToyConfig.quick() if QUICK else pfgmpp.ToyConfig()
 if QUICK:
     config = dataclasses.replace(config, Ds=(10.0, float("inf")), steps=20, n_samples=100)
-# The registered experiment, as `jaxlab.get_experiment("pfgmpp.toy")` returns it.
+# The registered experiment, by name.
 metrics, folder = jaxlab.run_experiment(
-    experiments.TOY_EXPERIMENT, config, seeds=2, out_dir=OUT / "toy", overwrite=True, progress=False
+    "pfgmpp.toy", config, seeds=2, out_dir=OUT / "toy", overwrite=True, progress=False
 )
 summary = metrics["summary"]
 floor = summary["data/swd_floor"]["mean"]
 for D in config.Ds:
-    swd = summary[f"{experiments.label(D)}/swd"]
+    name = f"D={D:g}"  # the model of dimension D
+    swd = summary[f"{name}/swd"]
     print(
-        f"{experiments.label(D):>7}: swd {swd['mean']:.4f} +- {swd['std']:.4f} "
+        f"{name:>7}: swd {swd['mean']:.4f} +- {swd['std']:.4f} "
         f"({swd['mean'] / floor:.2f}x the floor {floor:.4f})"
     )
 

@@ -8,6 +8,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._experiment import import_extra, require
+from .._train import sampler
 
 
 TOYS = ("moons", "eight_gaussians")
@@ -56,3 +57,21 @@ def digits(test_fraction: float = 1 / 3, split_seed: int = 0):
     n_test = int(round(len(x) * test_fraction))
     test, train = order[:n_test], order[n_test:]
     return x[train], y[train], x[test], y[test]
+
+
+def toy_batches(cfg, data: None):
+    """`batches(cfg, data)` of `pfgmpp.toy`: `cfg.batch_size` fresh points of
+    `cfg.dataset` per step (the toys have no stored data)."""
+    draw = toy_sampler(cfg.dataset)
+    return lambda key: draw(key, cfg.batch_size)
+
+
+def digits_train(cfg) -> dict[str, np.ndarray]:
+    """The training images (host side, once per run; an argument of the programs)."""
+    return {"train": digits()[0]}
+
+
+def digits_batches(cfg, data):
+    """`batches(cfg, data)` of the digits experiments: `cfg.batch_size` training images
+    per step."""
+    return sampler(data["train"], cfg.batch_size)

@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike
 
-from .._experiment import require, require_integer
+from .._config import option
+from .._experiment import require
 from .._train import Trained, fit, overridden
 from ._metrics import sliced_wasserstein
 from ._networks import MLP
@@ -29,23 +30,19 @@ class Settings(EDMSettings):
     Wasserstein distance over `n_projections` directions (`n_eval=0`: no evaluation).
     The EDM fields (`sigma_data`, ..., `rho`) are those of every PFGM++ experiment."""
 
-    steps: int = 2000
-    batch_size: int = 128
-    learning_rate: float = 2e-3
-    width: int = 128
-    depth: int = 3
-    n_eval: int = 1000
-    n_projections: int = 128
-
-    def __post_init__(self):
-        super().__post_init__()
-        require_integer(self.steps, "steps")
-        require_integer(self.batch_size, "batch_size")
-        require(self.learning_rate > 0, "learning_rate", "a number > 0", self.learning_rate)
-        require_integer(self.width, "width")
-        require_integer(self.depth, "depth")
-        require_integer(self.n_eval, "n_eval", 0)
-        require_integer(self.n_projections, "n_projections")
+    steps: int = option(2000, "Adam steps", minimum=1)
+    batch_size: int = option(128, "data rows per step", minimum=1)
+    learning_rate: float = option(
+        2e-3, "peak learning rate (5% warm-up, cosine decay to a tenth)", above=0
+    )
+    width: int = option(128, "hidden width of the default MLP", minimum=1)
+    depth: int = option(3, "residual layers of the default MLP", minimum=1)
+    n_eval: int = option(
+        1000, "samples per seed scored against as many data rows (0: none)", minimum=0
+    )
+    n_projections: int = option(
+        128, "random directions of the sliced Wasserstein distance", minimum=1
+    )
 
 
 TRAIN_KEYWORDS = "D, network, seeds, key, progress, checkpoint_dir, chunk_size"

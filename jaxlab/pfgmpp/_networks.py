@@ -165,3 +165,19 @@ class UNet(eqx.Module):
         up = jnp.repeat(jnp.repeat(low, 2, axis=1), 2, axis=2)
         h = self.up(jnp.concatenate([h, up], axis=0), e)
         return self.out(jax.nn.silu(h))
+
+
+NETWORKS = ("mlp", "unet")
+
+
+def toy_network(cfg, key: PRNGKeyArray) -> MLP:
+    """The network of `pfgmpp.toy`: an `MLP` on 2-D points (`cfg.width`, `cfg.depth`)."""
+    return MLP(2, key=key, width=cfg.width, depth=cfg.depth)
+
+
+def digits_network(cfg, key: PRNGKeyArray) -> MLP | UNet:
+    """The network of `pfgmpp.digits`: a `UNet` of `cfg.unet_width` channels if
+    `cfg.network == "unet"`, else an `MLP` on the 64 pixels (`cfg.width`, `cfg.depth`)."""
+    if cfg.network == "unet":
+        return UNet(1, key=key, width=cfg.unet_width)
+    return MLP(64, key=key, width=cfg.width, depth=cfg.depth)

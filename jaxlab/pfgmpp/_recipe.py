@@ -1,45 +1,99 @@
 """The recipe every PFGM++ model here trains and samples with: EDM's settings, the loss
-of one augmentation dimension, the optimizer, and sampling on the settings' schedule."""
+of one augmentation dimension, the optimizer, sampling on the settings' schedule, and
+one such model per D side by side."""
 
+import copy
 import dataclasses
 import functools
+import numbers
+from collections.abc import Callable
+from typing import Any
 
 import optax
 
-from .._experiment import require, require_integer
+from .._config import Config, option, validate_fields
+from .._experiment import require
+from .._side_by_side import ModelSpec
 from ._edm import log_normal, pfgmpp_loss
 from ._sampler import sample
 
 
+INF = float("inf")
+
+
 @dataclasses.dataclass(frozen=True)
-class EDMSettings:
+class EDMSettings(Config):
     """The settings every PFGM++ experiment shares: EDM preconditioning (`sigma_data`),
     the log-normal training distribution of sigma (`p_mean`, `p_std`), the clipping of
     the kernel's Beta draw (`clip`), and the Heun sampler (`sample_steps` from
     `sigma_max` to `sigma_min`, time exponent `rho`)."""
 
-    sigma_data: float = 0.5
-    p_mean: float = -1.2
-    p_std: float = 1.2
-    clip: float = 1e-3
-    sample_steps: int = 18
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
-    rho: float = 7.0
+    sigma_data: float = option(0.5, "EDM's data scale sigma_data (preconditioning)", above=0)
+    p_mean: float = option(-1.2, "mean of ln sigma in training (EDM's P_mean)")
+    p_std: float = option(1.2, "std of ln sigma in training (EDM's P_std)", above=0)
+    clip: float = option(
+        1e-3, "clipping of the kernel's Beta draw to [clip, 1 - clip]", minimum=0, below=0.5
+    )
+    sample_steps: int = option(
+        18, "Heun steps of the sampler (2 * steps - 1 evaluations)", minimum=1
+    )
+    sigma_min: float = option(0.002, "smallest noise level of the sampler", above=0)
+    sigma_max: float = option(80.0, "largest noise level of the sampler (the prior's)")
+    rho: float = option(7.0, "time exponent rho of the sampler's noise schedule", above=0)
 
     def __post_init__(self):
-        require(self.sigma_data > 0, "sigma_data", "a number > 0", self.sigma_data)
-        require(self.p_std > 0, "p_std", "a number > 0", self.p_std)
-        require(0 <= self.clip < 0.5, "clip", "a number in [0, 0.5)", self.clip)
-        require_integer(self.sample_steps, "sample_steps")
-        require(self.sigma_min > 0, "sigma_min", "a number > 0", self.sigma_min)
+        Ds = getattr(self, "Ds", None)
+        if Ds is None:
+            super().__post_init__()
+            return
+        # D = inf (EDM) is an augmentation dimension, but the core takes a float to be
+        # finite: an experiment's `Ds` is checked here, the other fields by the core (on
+        # a copy whose Ds is set aside), then `check()`.
+        require(_dimensions(Ds), "Ds", "one or more distinct numbers > 0 (inf allowed)", Ds)
+        rest = copy.copy(self)
+        object.__setattr__(rest, "Ds", (1.0,))
+        validate_fields(rest)
+        self.check()
+
+    def check(self):
         require(
             self.sigma_min < self.sigma_max,
             "sigma_min",
             f"a number below sigma_max={self.sigma_max}",
             self.sigma_min,
         )
-        require(self.rho > 0, "rho", "a number > 0", self.rho)
+
+
+def _dimensions(Ds: Any) -> bool:
+    """One or more distinct augmentation dimensions D > 0, `inf` included."""
+    return (
+        isinstance(Ds, tuple)
+        and len(Ds) >= 1
+        and all(isinstance(d, numbers.Real) and not isinstance(d, bool) and d > 0 for d in Ds)
+        and len(set(Ds)) == len(Ds)
+    )
+
+
+def label(D: float) -> str:
+    """`"D=inf"`, `"D=1"`, `"D=2.5"`: the model name of augmentation dimension D."""
+    return f"D={D:g}"
+
+
+def models_per_D(
+    cfg, *, network: Callable[[Any, Any], Any], evaluate: Callable[..., Any]
+) -> dict[str, ModelSpec]:
+    """One model per augmentation dimension in `cfg.Ds`, named `label(D)`: the
+    network `network(cfg, key)`, the loss of its D, the optimizer of `cfg`, and the
+    evaluation `evaluate(model, key, data, *, cfg, D)` of the final model."""
+    return {
+        label(D): ModelSpec(
+            init=functools.partial(network, cfg),
+            loss=training_loss(cfg, D),
+            optimizer=training_optimizer(cfg),
+            evaluate=functools.partial(evaluate, cfg=cfg, D=D),
+        )
+        for D in cfg.Ds
+    }
 
 
 @functools.cache

@@ -1,0 +1,91 @@
+"""The package's layout: one file per experiment in `experiments/`, each holding only its
+config, its report and its `Experiment`; every config importable from `jaxlab.pfgmpp`
+and validated from its declared fields."""
+
+import ast
+import dataclasses
+import importlib
+import inspect
+
+import pytest
+
+import jaxlab
+from jaxlab import Config, ConfigError, pfgmpp
+
+
+EXPERIMENTS = {"toy": "ToyConfig", "digits": "DigitsConfig", "robustness": "RobustnessConfig"}
+
+
+def test_every_config_is_importable_from_the_package():
+    from jaxlab.pfgmpp import DigitsConfig, RobustnessConfig, ToyConfig  # noqa: F401
+
+    registered = {
+        e.name: e.config for e in jaxlab.experiments().values() if e.name.startswith("pfgmpp.")
+    }
+    assert set(registered) == {f"pfgmpp.{name}" for name in EXPERIMENTS}
+    for name, config in EXPERIMENTS.items():
+        assert getattr(pfgmpp, config) is registered[f"pfgmpp.{name}"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_each_experiment_file_defines_its_config_report_and_experiment(name):
+    module = importlib.import_module(f"jaxlab.pfgmpp.experiments.{name}")
+    tree = ast.parse(inspect.getsource(module))
+    public = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            public.add(node.name)
+        elif isinstance(node, ast.Assign):
+            public.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    config = EXPERIMENTS[name]
+    assert {n for n in public if not n.startswith("_")} == {config, "report", "EXPERIMENT"}
+    experiment = module.EXPERIMENT
+    assert experiment.name == f"pfgmpp.{name}"
+    assert experiment.config is getattr(module, config)
+    assert experiment.report is module.report
+    assert jaxlab.get_experiment(f"pfgmpp.{name}") is experiment
+    assert (
+        getattr(importlib.import_module("jaxlab.pfgmpp.experiments"), config) is experiment.config
+    )
+
+
+@pytest.mark.parametrize("config", [*EXPERIMENTS.values(), "Settings", "EDMSettings"])
+def test_configs_declare_every_field(config):
+    cls = getattr(pfgmpp, config)
+    assert issubclass(cls, Config)
+    for field in dataclasses.fields(cls):
+        assert jaxlab.field_doc(field), f"{config}.{field.name} has no doc"
+    cls()
+    if hasattr(cls, "quick"):
+        cls.quick()
+
+
+@pytest.mark.parametrize(
+    "config, change, message",
+    [
+        ("ToyConfig", {"Ds": (1.0, 0.0)}, "Ds: one or more distinct numbers > 0 (inf allowed)"),
+        ("ToyConfig", {"Ds": ()}, "Ds: one or more distinct numbers > 0 (inf allowed), got ()"),
+        ("ToyConfig", {"width": 2}, "width: an integer >= 4, got 2"),
+        ("ToyConfig", {"sigma_data": 0.0}, "sigma_data: a positive number, got 0.0"),
+        ("ToyConfig", {"clip": 0.5}, "clip: a number in [0, 0.5), got 0.5"),
+        ("DigitsConfig", {"network": "vit"}, "network: one of mlp, unet, got 'vit'"),
+        ("DigitsConfig", {"sigma_min": 90.0}, "sigma_min: a number below sigma_max=80.0, got 90.0"),
+        ("RobustnessConfig", {"alphas": (-0.1,)}, "alphas: each item a number >= 0, got (-0.1,)"),
+        ("RobustnessConfig", {"bits": (8, True)}, "bits: each item an integer >= 2, got (8, True)"),
+        ("Settings", {"n_eval": -1}, "n_eval: an integer >= 0, got -1"),
+        ("Settings", {"steps": 0}, "steps: a positive integer, got 0"),
+    ],
+)
+def test_a_bad_field_is_one_line_naming_it(config, change, message):
+    cls = getattr(pfgmpp, config)
+    with pytest.raises(ConfigError) as error:
+        dataclasses.replace(cls(), **change)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_infinite_D_is_allowed_but_other_infinities_are_not():
+    """D = inf is EDM; a float field elsewhere must be finite."""
+    assert pfgmpp.ToyConfig(Ds=(float("inf"),)).Ds == (float("inf"),)
+    with pytest.raises(ConfigError, match="^sigma_max: a finite number, got inf$"):
+        pfgmpp.ToyConfig(sigma_max=float("inf"))
