@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import jaxlab
-from jaxlab.sensing.experiments import OverparamConfig, RobustConfig
+from jaxlab.sensing import OverparamConfig, RobustConfig
 
 
 @pytest.fixture(scope="module")
