@@ -39,8 +39,8 @@ import jaxlab
 from jaxlab import pig
 from jaxlab._model import split_model
 from jaxlab._train import init_state, train_chunk
+from jaxlab.pig import FlowMixingConfig, HelmholtzConfig
 from jaxlab.pig._training import batches, host_data
-from jaxlab.pig.experiments import EXPERIMENTS, FlowMixingConfig, HelmholtzConfig
 
 
 def machine() -> str:
@@ -113,8 +113,10 @@ def step_time(init, loss, optimizer, cfg, n_steps=2):
 
 
 def measure_a(results):
-    for name, (config, _) in EXPERIMENTS.items():
-        cfg = config()
+    for name, experiment in jaxlab.experiments().items():
+        if not name.startswith("pig."):
+            continue
+        cfg = experiment.config()
         for model in cfg.models():
             spec = pig.model_specs(cfg)[model]
             ms, cpu_ms, compile_s = step_time(spec.init, spec.loss, spec.optimizer, cfg)

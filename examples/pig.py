@@ -133,7 +133,7 @@ print("max |d2u - autodiff| =", float(jnp.max(jnp.abs(jet.diag - jnp.diagonal(he
 # a notebook, `jaxlab.run_experiment` does the same and returns the metrics.
 
 # %%
-from jaxlab.pig.experiments import HelmholtzConfig  # noqa: E402
+from jaxlab.pig import HelmholtzConfig  # noqa: E402
 
 
 config = HelmholtzConfig.quick()

@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._experiment import require, require_integer
+from .._config import Config, field_doc, option
+from .._experiment import require
 from .._model import count_params, split_model
 from .._side_by_side import ModelSpec, Training
 from .._train import FitResult, StepSampler, fit, init_state, overridden, train_chunk
@@ -26,7 +27,7 @@ MODELS = ("pig", "pinn")
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
+class Settings(Config):
     """How PIG and the PINN are built and trained (every field settable with `--set`).
 
     **Models:** `model` (`"pig"`, `"pinn"` or `"both"`). PIG: `n_gaussians` per channel,
@@ -51,56 +52,45 @@ class Settings:
     `time_steps` steps timed (after a warm-up) for `ms_per_iter` in the report (0: skip).
     """
 
-    model: str = "both"
-    steps: int = 1000
-    n_gaussians: int = 400
-    channels: int = 4
-    sigma0: float = 0.1
-    embed_lower: float = 0.0
-    embed_upper: float = 2.0
-    hidden: int = 16
-    shared: bool = False
-    covariance: str = "diagonal"
-    pinn_width: int = 64
-    pinn_depth: int = 4
-    fourier_features: int = 0
-    fourier_scale: float = 1.0
-    optimizer: str = "adam"
-    learning_rate: float = 1e-2
-    pinn_learning_rate: float = 1e-3
-    decay_steps: int = 2000
-    decay_rate: float = 0.9
-    lbfgs_memory: int = 10
-    collocation: int = 4096
-    residual_weight: float = 1.0
-    causal_tol: float = 0.0
-    causal_chunks: int = 32
-    resample: bool = True
-    resample_every: int = 1
-    data_seed: int = 0
-    test_grid: int = 50
-    monitor_points: int = 2048
-    chunk_points: int = 0
-    time_steps: int = 3
+    model: str = option("both", "the models trained side by side", choices=(*MODELS, "both"))
+    steps: int = option(1000, "training steps (optimizer iterations)", minimum=1)
+    n_gaussians: int = option(400, "PIG: Gaussians per channel (N)", minimum=1)
+    channels: int = option(4, "PIG: channels (k) of n_gaussians each", minimum=1)
+    sigma0: float = option(0.1, "PIG: initial Gaussian scale, embedding units (sigma_0)", above=0)
+    embed_lower: float = option(0.0, "PIG: the box maps onto [embed_lower, embed_upper]^d")
+    embed_upper: float = option(2.0, "PIG: the upper end of the embedding coordinates")
+    hidden: int = option(16, "PIG: units of the MLP's one hidden layer", minimum=1)
+    shared: bool = option(False, "PIG: shared Gaussians, k-vector weights (the paper's)")
+    covariance: str = option("diagonal", "PIG: Gaussian covariance", choices=("diagonal", "full"))
+    pinn_width: int = option(64, "PINN: units of each tanh layer", minimum=1)
+    pinn_depth: int = option(4, "PINN: tanh layers", minimum=1)
+    fourier_features: int = option(0, "PINN: random Fourier features (0: none)", minimum=0)
+    fourier_scale: float = option(1.0, "PINN: scale of the Fourier frequencies", above=0)
+    optimizer: str = option(
+        "adam", "adam, or lbfgs (with a line search)", choices=("adam", "lbfgs")
+    )
+    learning_rate: float = option(1e-2, "PIG: Adam's initial learning rate", above=0)
+    pinn_learning_rate: float = option(1e-3, "PINN: Adam's initial learning rate", above=0)
+    decay_steps: int = option(2000, "Adam: steps per decay_rate factor (smoothly)", minimum=1)
+    decay_rate: float = option(0.9, "Adam: rate factor per decay_steps", above=0, maximum=1)
+    lbfgs_memory: int = option(10, "L-BFGS: (s, y) pairs kept", minimum=1)
+    collocation: int = option(4096, "interior (residual) points per step", minimum=1)
+    residual_weight: float = option(1.0, "weight of the PDE residual in the loss", minimum=0)
+    causal_tol: float = option(0.0, "causal weighting's tolerance (0: plain mean)", minimum=0)
+    causal_chunks: int = option(32, "time chunks of the causal weighting", minimum=1)
+    resample: bool = option(True, "fresh collocation points, else one batch from data_seed")
+    resample_every: int = option(1, "steps between fresh collocation points", minimum=1)
+    data_seed: int = option(0, "seed of the fixed batch (or of the resampled blocks)")
+    test_grid: int = option(50, "test points per axis (exact solutions)", minimum=1)
+    monitor_points: int = option(2048, "test points of the per-step error curve", minimum=1)
+    chunk_points: int = option(
+        0, "points per chunk of point-by-Gaussian arrays (0: auto)", minimum=0
+    )
+    time_steps: int = option(3, "steps timed for the report's ms_per_iter (0: skip)", minimum=0)
 
-    def __post_init__(self):
-        require(self.model in (*MODELS, "both"), "model", "one of pig, pinn, both", self.model)
-        for name in ("steps", "n_gaussians", "channels", "hidden", "pinn_width", "pinn_depth",
-                     "decay_steps", "lbfgs_memory", "collocation", "test_grid",
-                     "monitor_points", "causal_chunks", "resample_every"):  # fmt: skip
-            value = getattr(self, name)
-            require_integer(value, name)
-        for name in ("fourier_features", "chunk_points", "time_steps"):
-            value = getattr(self, name)
-            require_integer(value, name, 0)
-        for name in ("sigma0", "learning_rate", "pinn_learning_rate", "fourier_scale"):
-            value = getattr(self, name)
-            require(value > 0, name, "a positive number", value)
-        require(0 < self.decay_rate <= 1, "decay_rate", "a number in (0, 1]", self.decay_rate)
-        require(self.residual_weight >= 0, "residual_weight", "a number >= 0", self.residual_weight)
-        require(self.causal_tol >= 0, "causal_tol", "a number >= 0", self.causal_tol)
+    def check(self):
         require(
-            self.causal_tol == 0 or self.causal_chunks <= self.collocation,
+            (self.causal_tol == 0) | (self.causal_chunks <= self.collocation),
             "causal_chunks",
             f"at most collocation={self.collocation}",
             self.causal_chunks,
@@ -111,9 +101,6 @@ class Settings:
             f"a number above embed_lower={self.embed_lower}",
             self.embed_upper,
         )
-        require(self.covariance in ("diagonal", "full"), "covariance", "diagonal or full",
-                self.covariance)  # fmt: skip
-        require(self.optimizer in ("adam", "lbfgs"), "optimizer", "adam or lbfgs", self.optimizer)
 
     def problem(self) -> Problem:
         """The problem these settings train on (each experiment's config defines it)."""
@@ -123,12 +110,20 @@ class Settings:
         return MODELS if self.model == "both" else (self.model,)
 
 
+def with_default(config: type, name: str, default: Any) -> Any:
+    """The field `name` of the config class `config` declared again, with the same doc
+    and rules, for another `default`: how an experiment's config (a subclass) sets its
+    own defaults."""
+    field = {f.name: f for f in dataclasses.fields(config)}[name]
+    return option(default, field_doc(field), **field.metadata["rules"])
+
+
 @dataclasses.dataclass(frozen=True)
 class _Posed(Settings):
     """Settings with a user's problem attached (hashable: compiled programs are cached
     on it)."""
 
-    posed: Problem | None = None
+    posed: Problem | None = option(None, "the user's problem")
 
     def problem(self) -> Problem:
         return self.posed

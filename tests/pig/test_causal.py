@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jaxlab import ConfigError, pig
-from jaxlab.pig.experiments import AllenCahnConfig, HelmholtzConfig, NonlinearDiffusionConfig
+from jaxlab.pig import AllenCahnConfig, HelmholtzConfig, NonlinearDiffusionConfig
 
 
 def test_weights_follow_the_formula():

@@ -8,8 +8,8 @@ import jax
 import pytest
 
 from jaxlab._data import program_contents
+from jaxlab.pig import HelmholtzConfig
 from jaxlab.pig._training import TRAINING, host_data
-from jaxlab.pig.experiments import HelmholtzConfig
 
 
 MIB = 2**20

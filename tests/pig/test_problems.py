@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from jaxlab import ConfigError, pig
+from jaxlab.pig import HelmholtzConfig
 from jaxlab.pig._training import batches, host_data
-from jaxlab.pig.experiments import HelmholtzConfig
 
 
 def _exact_jet(problem, x):
