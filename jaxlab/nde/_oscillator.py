@@ -1,18 +1,19 @@
-r"""`nde.oscillator`: a neural ODE against a hybrid model (the undamped pendulum with a
-learnable frequency, plus a small neural correction) learning a damped pendulum."""
+r"""A damped pendulum learned by a neural ODE and by a hybrid model (the undamped
+pendulum with a learnable frequency, plus a small neural correction): the data, the two
+models, their losses and evaluation, and their side-by-side
+[`Training`][jaxlab.Training], run by the experiment `nde.oscillator`.
 
-import dataclasses
+`cfg` is an [`OscillatorConfig`][jaxlab.nde.OscillatorConfig] (its fields say what each
+setting is)."""
+
 import functools
-from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from matplotlib.figure import Figure
 
-from .._experiment import require, require_integer
 from .._side_by_side import ModelSpec, Training
 from ._ode import HybridField, MLPField, NeuralODE
 
@@ -22,53 +23,12 @@ def pendulum(t, y, params):
     return jnp.array([y[1], -(params[0] ** 2) * jnp.sin(y[0])])
 
 
-@dataclasses.dataclass(frozen=True)
-class OscillatorConfig:
-    r"""`nde.oscillator`: learn the damped pendulum $\ddot x = -\omega^2\sin x - \gamma\dot x$
-    from noisy trajectories. The neural model is an MLP vector field; the hybrid model is
-    the undamped pendulum with a learnable $\omega$ plus a small neural correction (which
-    must learn the damping), penalised by `correction_penalty` times its mean square.
-    The correction's last layer starts at zero, so the hybrid starts as the undamped
-    pendulum (a random correction can throw the first trajectories far off: one seed in
-    eight started at a training MSE of 134 and had not recovered after 1500 steps). Both
-    models are trained by Adam on the full batch. Data are drawn once from `data_seed`;
-    seeds vary the models' initialization."""
-
-    omega: float = 2.0
-    damping: float = 0.3
-    trajectories: int = 32
-    times: int = 40
-    horizon: float = 5.0
-    noise: float = 0.01
-    width: int = 32
-    depth: int = 2
-    correction_width: int = 8
-    correction_penalty: float = 0.05
-    learning_rate: float = 1e-2
-    steps: int = 1500
-    data_seed: int = 0
-
-    def __post_init__(self):
-        for name in ("omega", "horizon", "learning_rate"):
-            require(getattr(self, name) > 0, name, "a positive number", getattr(self, name))
-        for name in ("damping", "noise", "correction_penalty"):
-            require(getattr(self, name) >= 0, name, "a number >= 0", getattr(self, name))
-        for name in ("trajectories", "width", "depth", "correction_width", "steps"):
-            value = getattr(self, name)
-            require_integer(value, name)
-        require_integer(self.times, "times", 2)
-
-    @classmethod
-    def quick(cls) -> "OscillatorConfig":
-        return cls(trajectories=16, times=25, width=16, steps=800)
-
-
-def _times(cfg: OscillatorConfig):
+def _times(cfg):
     return jnp.linspace(0.0, cfg.horizon, cfg.times)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _data(cfg: OscillatorConfig):
+def _data(cfg):
     """Noisy training and clean test trajectories of the true damped pendulum (one
     compiled program, run outside the training programs)."""
     truth = NeuralODE(
@@ -88,14 +48,14 @@ def _data(cfg: OscillatorConfig):
     return ts, (y0_train, train), (y0_test, solve(y0_test))
 
 
-def _neural(cfg: OscillatorConfig):
+def _neural(cfg):
     def init(key):
         return NeuralODE(MLPField(size=2, width=cfg.width, depth=cfg.depth, key=key))
 
     return init
 
 
-def _hybrid(cfg: OscillatorConfig):
+def _hybrid(cfg):
     def init(key):
         k_field, k_omega = jax.random.split(key)
         omega0 = cfg.omega * jax.random.uniform(k_omega, (1,), minval=0.5, maxval=1.5)
@@ -111,7 +71,7 @@ def _predict(model, ts, y0):
     return jax.vmap(lambda y: model(ts, y))(y0)
 
 
-def _loss(cfg: OscillatorConfig, penalised: bool):
+def _loss(cfg, penalised: bool):
     r"""The mean squared error of the trajectories at the observation times, plus for the
     hybrid `correction_penalty` times the mean square of the correction along them."""
     ts = _times(cfg)
@@ -129,7 +89,7 @@ def _loss(cfg: OscillatorConfig, penalised: bool):
     return loss
 
 
-def _evaluate(cfg: OscillatorConfig, hybrid: bool):
+def _evaluate(cfg, hybrid: bool):
     """Test MSE, the vector field's parameter count, the test predictions and, for the
     hybrid, the relative error of the learned $\\omega$."""
 
@@ -151,7 +111,7 @@ def _evaluate(cfg: OscillatorConfig, hybrid: bool):
     return evaluate
 
 
-def models(cfg: OscillatorConfig) -> dict[str, ModelSpec]:
+def models(cfg) -> dict[str, ModelSpec]:
     optimizer = optax.adam(cfg.learning_rate)
     return {
         "neural": ModelSpec(_neural(cfg), _loss(cfg, False), optimizer, _evaluate(cfg, False)),
@@ -159,43 +119,16 @@ def models(cfg: OscillatorConfig) -> dict[str, ModelSpec]:
     }
 
 
-def data(cfg: OscillatorConfig):
+def data(cfg):
     """The `(y0, trajectories)` of the training and test sets, host arrays."""
     _, train, test = _data(cfg)
     return jax.tree.map(np.asarray, (train, test))
 
 
-def batches(cfg: OscillatorConfig, data):
+def batches(cfg, data):
     """The full batch: every training trajectory at every step."""
     train, _ = data
     return lambda key: train
 
 
-def report_oscillator(cfg: OscillatorConfig, results, out_dir: Path | None) -> dict:
-    final = results["final"]
-    metrics = {
-        key: np.asarray(value, dtype=float)
-        for key, value in final.items()
-        if not key.endswith(("/predicted", "/diverged"))
-    }
-    if out_dir is not None:
-        ts, _, (_, test) = _data(cfg)
-        fig = Figure(figsize=(10, 4))
-        for ax, name in zip(fig.subplots(1, 2), ("neural", "hybrid")):
-            predicted = np.asarray(final[f"{name}/predicted"])[0]
-            for i in range(3):
-                ax.plot(ts, test[i, :, 0], "k", lw=1)
-                ax.plot(ts, predicted[i, :, 0], "--", lw=1.2)
-            ax.set(title=f"{name} ODE, seed 0 (dashed) against the truth", xlabel="t", ylabel="x")
-        fig.tight_layout()
-        fig.savefig(out_dir / "trajectories.png", dpi=110)
-    return metrics
-
-
 TRAINING = Training(models, data, batches)
-EXPERIMENT = TRAINING.experiment(
-    "nde.oscillator",
-    "neural ODE against a hybrid (pendulum + neural correction) model of a damped pendulum",
-    OscillatorConfig,
-    report_oscillator,
-)

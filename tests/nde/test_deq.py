@@ -10,9 +10,12 @@ import pytest
 
 import jaxlab
 from jaxlab import ConfigError
+from jaxlab.nde import DEQDigitsConfig
 from jaxlab.nde._deq import DEQ, ContractiveCell, DEQClassifier
-from jaxlab.nde._deq_digits import EXPERIMENT, DEQDigitsConfig, _digits
+from jaxlab.nde._deq_digits import _digits
 
+
+EXPERIMENT = jaxlab.get_experiment("nde.deq_digits")
 
 SIZE = 6
 

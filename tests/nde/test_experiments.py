@@ -3,14 +3,14 @@ import pytest
 
 import jaxlab
 from jaxlab import ConfigError
-from jaxlab.nde._oscillator import EXPERIMENT as oscillator_experiment, OscillatorConfig
+from jaxlab.nde import OscillatorConfig, SpiralsConfig, VowelsConfig
 
 
 @pytest.fixture(scope="session")
 def oscillator(tmp_path_factory):
     """`nde.oscillator --quick`, 2 seeds: one sweep shared by the tests below."""
     metrics, out_dir = jaxlab.run_experiment(
-        oscillator_experiment,
+        jaxlab.get_experiment("nde.oscillator"),
         OscillatorConfig.quick(),
         seeds=2,
         quick=True,
@@ -47,15 +47,16 @@ def test_oscillator_writes_its_curves_and_figure(oscillator):
 
 @pytest.mark.parametrize(
     "field, value",
-    [("omega", -1.0), ("trajectories", 0), ("noise", -0.1), ("times", 1), ("steps", True)],
-)
+    [("omega", -1.0), ("trajectories", 0), ("noise", -0.1), ("times", 1), ("steps", True),
+     ("data_seed", -1)],
+)  # fmt: skip
 def test_oscillator_config_rejects_bad_values(field, value):
     with pytest.raises(ConfigError, match=field):
         OscillatorConfig(**{field: value})
 
 
 def test_spirals_are_irregular_and_the_splits_disjoint():
-    from jaxlab.nde._spirals import SpiralsConfig, spiral_data
+    from jaxlab.nde._spirals import spiral_data
 
     config = SpiralsConfig(train=64, validation=64, test=64)
     train, validation, test = spiral_data(config)
@@ -70,11 +71,9 @@ def test_spirals_are_irregular_and_the_splits_disjoint():
 
 @pytest.mark.claims
 def test_spirals_neural_cde_classifies_irregular_series(tmp_path):
-    from jaxlab.nde._spirals import EXPERIMENT, SpiralsConfig
-
     config = SpiralsConfig(train=64, validation=64, test=64, steps=30, batch_size=16)
     metrics, out_dir = jaxlab.run_experiment(
-        EXPERIMENT, config, seeds=2, out_dir=tmp_path / "run", progress=False
+        "nde.spirals", config, seeds=2, out_dir=tmp_path / "run", progress=False
     )
     summary = metrics["summary"]
     assert summary["test_accuracy"]["diverged"] == []
@@ -86,7 +85,7 @@ def test_spirals_neural_cde_classifies_irregular_series(tmp_path):
 
 
 def test_vowels_validation_split_is_stratified_and_disjoint():
-    from jaxlab.nde._vowels import VowelsConfig, _split, vowel_data
+    from jaxlab.nde._vowels import _split, vowel_data
 
     config = VowelsConfig()
     train, validation, (test_times, _, _) = vowel_data(config)
@@ -107,11 +106,9 @@ def test_vowels_validation_split_is_stratified_and_disjoint():
 def test_vowels_cde_and_gru_baseline_on_the_real_data(tmp_path, model, chance_multiple):
     """Both classifiers learn the 9 speakers well above chance (1/9) at a small size;
     measured (1 seed): test accuracy 0.89 (CDE, 40 steps), 0.82 (GRU, 60 steps)."""
-    from jaxlab.nde._vowels import EXPERIMENT, VowelsConfig
-
     config = VowelsConfig(model=model, steps=40 if model == "cde" else 60)
     metrics, out_dir = jaxlab.run_experiment(
-        EXPERIMENT, config, seeds=1, out_dir=tmp_path / "run", progress=False
+        "nde.vowels", config, seeds=1, out_dir=tmp_path / "run", progress=False
     )
     summary = metrics["summary"]
     for split in ("val", "test"):
@@ -133,8 +130,6 @@ def test_vowels_cde_and_gru_baseline_on_the_real_data(tmp_path, model, chance_mu
     ],
 )
 def test_spirals_config_rejects_bad_values(field, value):
-    from jaxlab.nde._spirals import SpiralsConfig
-
     with pytest.raises(ConfigError, match=f"^{field}:"):
         SpiralsConfig(**{field: value})
 
@@ -145,8 +140,6 @@ def test_spirals_config_rejects_bad_values(field, value):
      ("batch_size", 217)],
 )  # fmt: skip
 def test_vowels_config_rejects_bad_values(field, value):
-    from jaxlab.nde._vowels import VowelsConfig
-
     with pytest.raises(ConfigError, match=f"^{field}:"):
         VowelsConfig(**{field: value})
 
@@ -159,5 +152,5 @@ def test_vowels_without_aeon_says_how_to_install(monkeypatch):
     _vowels._load.cache_clear()
     monkeypatch.setitem(sys.modules, "aeon.datasets", None)
     with pytest.raises(ConfigError, match=r'pip install "jaxlab\[data\]"'):
-        _vowels.vowel_data(_vowels.VowelsConfig())
+        _vowels.vowel_data(VowelsConfig())
     _vowels._load.cache_clear()

@@ -7,10 +7,13 @@ import pytest
 
 import jaxlab
 from jaxlab import ConfigError, init_state, split_model, train_chunk
+from jaxlab.nde import OUConfig
 from jaxlab.nde._latent_sde import LatentSDE, _gaussian_kl
-from jaxlab.nde._ou import EXPERIMENT, OUConfig, _losses, _optimizers, exact_moments, sample_paths
+from jaxlab.nde._ou import _losses, _optimizers, exact_moments, sample_paths
 from jaxlab.nde._sde_gan import CDEDiscriminator, LipSwish, SDEGenerator, clip_weights
 
+
+EXPERIMENT = jaxlab.get_experiment("nde.ou")
 
 TS = jnp.linspace(0.0, 1.0, 6)
 YS = jnp.sin(3 * TS)[:, None].at[2].set(jnp.nan)  # one missing value
