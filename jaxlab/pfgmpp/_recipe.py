@@ -32,7 +32,10 @@ class EDMSettings(Config):
     p_mean: float = option(-1.2, "mean of ln sigma in training (EDM's P_mean)")
     p_std: float = option(1.2, "std of ln sigma in training (EDM's P_std)", above=0)
     clip: float = option(
-        1e-3, "clipping of the kernel's Beta draw to [clip, 1 - clip]", minimum=0, below=0.5
+        1e-3,
+        "the kernel's Beta draw B = R^2/(R^2 + r^2) is clipped at 1 - clip (0: none)",
+        minimum=0,
+        below=0.5,
     )
     sample_steps: int = option(
         18, "Heun steps of the sampler (2 * steps - 1 evaluations)", minimum=1

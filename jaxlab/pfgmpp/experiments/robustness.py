@@ -33,11 +33,13 @@ class RobustnessConfig(DigitsConfig):
     )
     alphas: tuple[float, ...] = option(
         (0.0, 0.1, 0.2),
-        "noise injected before each sampler step, x += alpha sigma_i eps",
+        "noise injections tested: x += alpha sigma_i eps before each Heun step",
         minimum=0,
     )
-    bits: tuple[int, ...] = option((8, 6, 5), "bits per weight, quantized per tensor", minimum=2)
-    step_counts: tuple[int, ...] = option((18, 12, 8), "Heun steps of the sampler", minimum=1)
+    bits: tuple[int, ...] = option(
+        (8, 6, 5), "weight bits tested (per-tensor min-max quantization)", minimum=2
+    )
+    step_counts: tuple[int, ...] = option((18, 12, 8), "Heun step counts tested", minimum=1)
 
     @classmethod
     def quick(cls) -> "RobustnessConfig":
