@@ -30,16 +30,17 @@ def option(
     doc: str,
     *,
     choices: Sequence[Any] | None = None,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    above: float | None = None,
-    below: float | None = None,
+    minimum: int | float | None = None,
+    maximum: int | float | None = None,
+    above: int | float | None = None,
+    below: int | float | None = None,
     min_length: int = 1,
+    finite: bool = True,
 ) -> Any:
     """A config field: its `default`, its one-line `doc` (shown by `jaxlab describe`) and
     what is allowed: one of `choices`, or a number in the bounds (`minimum <= x <=
-    maximum`, `above < x < below`). For a tuple field the rules hold for each item, and
-    it has at least `min_length` items."""
+    maximum`, `above < x < below`; a float is finite unless `finite=False`). For a tuple
+    field the rules hold for each item, and it has at least `min_length` items."""
     rules = {
         "choices": tuple(choices) if choices is not None else None,
         "minimum": minimum,
@@ -47,6 +48,7 @@ def option(
         "above": above,
         "below": below,
         "min_length": min_length,
+        "finite": None if finite else False,
     }
     metadata = {"doc": doc, "rules": {k: v for k, v in rules.items() if v is not None}}
     if isinstance(default, list | dict | set):
@@ -127,7 +129,8 @@ def _allowed_item(value: Any, kind: Any, rules: dict[str, Any]) -> bool:
                 rules.get("maximum") is None or value <= rules["maximum"],
                 rules.get("above") is None or value > rules["above"],
                 rules.get("below") is None or value < rules["below"],
-                kind is int or np.isfinite(value),
+                kind is int or not rules.get("finite", True) or not np.isnan(value),
+                kind is int or not rules.get("finite", True) or np.isfinite(value),
             )
         )
     return True

@@ -56,6 +56,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jaxtyping import install_import_hook
+
+
+# jaxtyping's shape annotations (`Float[Array, "batch n"]`) are checked at run time in the
+# tests, by beartype, for every jaxlab module imported from here on; users pay nothing.
+if os.environ.get("JAXLAB_TEST_TYPECHECK", "0") != "0":
+    install_import_hook("jaxlab", "beartype.beartype")
 
 import jaxlab
 

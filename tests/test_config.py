@@ -76,6 +76,19 @@ def test_every_registered_config_declares_a_doc_and_validates_its_defaults():
         experiment.default_config(True)
 
 
+def test_infinity_only_where_declared():
+    @dataclasses.dataclass(frozen=True)
+    class Dimensions(Config):
+        Ds: tuple[float, ...] = option((1.0, float("inf")), "D, inf for EDM", above=0, finite=False)
+        sigma: float = option(1.0, "a noise level", above=0)
+
+    assert Dimensions().Ds[-1] == float("inf")
+    with pytest.raises(ConfigError, match=r"^Ds: each item a positive number, got \(nan,\)$"):
+        Dimensions(Ds=(float("nan"),))
+    with pytest.raises(ConfigError, match="^sigma: a positive number, got inf$"):
+        Dimensions(sigma=float("inf"))
+
+
 def test_a_mutable_default_is_refused_at_declaration():
     with pytest.raises(TypeError, match="immutable"):
         option([1, 2], "a list")

@@ -2,16 +2,14 @@
 of one augmentation dimension, the optimizer, sampling on the settings' schedule, and
 one such model per D side by side."""
 
-import copy
 import dataclasses
 import functools
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import optax
 
-from .._config import Config, option, validate_fields
+from .._config import Config, option
 from .._experiment import require
 from .._side_by_side import ModelSpec
 from ._edm import log_normal, pfgmpp_loss
@@ -44,20 +42,6 @@ class EDMSettings(Config):
     sigma_max: float = option(80.0, "largest noise level of the sampler (the prior's)")
     rho: float = option(7.0, "time exponent rho of the sampler's noise schedule", above=0)
 
-    def __post_init__(self):
-        Ds = getattr(self, "Ds", None)
-        if Ds is None:
-            super().__post_init__()
-            return
-        # D = inf (EDM) is an augmentation dimension, but the core takes a float to be
-        # finite: an experiment's `Ds` is checked here, the other fields by the core (on
-        # a copy whose Ds is set aside), then `check()`.
-        require(_dimensions(Ds), "Ds", "one or more distinct numbers > 0 (inf allowed)", Ds)
-        rest = copy.copy(self)
-        object.__setattr__(rest, "Ds", (1.0,))
-        validate_fields(rest)
-        self.check()
-
     def check(self):
         require(
             self.sigma_min < self.sigma_max,
@@ -65,16 +49,8 @@ class EDMSettings(Config):
             f"a number below sigma_max={self.sigma_max}",
             self.sigma_min,
         )
-
-
-def _dimensions(Ds: Any) -> bool:
-    """One or more distinct augmentation dimensions D > 0, `inf` included."""
-    return (
-        isinstance(Ds, tuple)
-        and len(Ds) >= 1
-        and all(isinstance(d, numbers.Real) and not isinstance(d, bool) and d > 0 for d in Ds)
-        and len(set(Ds)) == len(Ds)
-    )
+        Ds = getattr(self, "Ds", ())  # an experiment's augmentation dimensions, one model each
+        require(len(set(Ds)) == len(Ds), "Ds", "distinct dimensions", Ds)
 
 
 def label(D: float) -> str:

@@ -63,8 +63,10 @@ def test_configs_declare_every_field(config):
 @pytest.mark.parametrize(
     "config, change, message",
     [
-        ("ToyConfig", {"Ds": (1.0, 0.0)}, "Ds: one or more distinct numbers > 0 (inf allowed)"),
-        ("ToyConfig", {"Ds": ()}, "Ds: one or more distinct numbers > 0 (inf allowed), got ()"),
+        ("ToyConfig", {"Ds": (1.0, 0.0)}, "Ds: each item a positive number, got (1.0, 0.0)"),
+        ("ToyConfig", {"Ds": (1.0, float("nan"))}, "Ds: each item a positive number"),
+        ("ToyConfig", {"Ds": (1.0, 1.0)}, "Ds: distinct dimensions, got (1.0, 1.0)"),
+        ("ToyConfig", {"Ds": ()}, "Ds: a tuple of 1 or more numbers, got ()"),
         ("ToyConfig", {"width": 2}, "width: an integer >= 4, got 2"),
         ("ToyConfig", {"sigma_data": 0.0}, "sigma_data: a positive number, got 0.0"),
         ("ToyConfig", {"clip": 0.5}, "clip: a number in [0, 0.5), got 0.5"),

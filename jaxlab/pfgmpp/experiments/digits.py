@@ -30,7 +30,9 @@ class DigitsConfig(EDMSettings):
     at 4x4), about 50x slower per step on a CPU."""
 
     Ds: tuple[float, ...] = option(
-        (16.0, 64.0, 256.0, INF), "augmentation dimensions D, one model each (inf: EDM)"
+        (16.0, 64.0, 256.0, INF), "augmentation dimensions D, one model each (inf: EDM)",
+        above=0,
+        finite=False,
     )
     steps: int = option(4000, "Adam steps per model", minimum=1)
     batch_size: int = option(128, "training images per step", minimum=1)

@@ -29,7 +29,9 @@ class RobustnessConfig(DigitsConfig):
     (`step_counts`)."""
 
     Ds: tuple[float, ...] = option(
-        (16.0, INF), "augmentation dimensions D, one model each (inf: EDM)"
+        (16.0, INF), "augmentation dimensions D, one model each (inf: EDM)",
+        above=0,
+        finite=False,
     )
     alphas: tuple[float, ...] = option(
         (0.0, 0.1, 0.2),

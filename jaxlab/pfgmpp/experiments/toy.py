@@ -28,7 +28,9 @@ class ToyConfig(EDMSettings):
 
     dataset: str = option("moons", "2-D data set, fresh draws every step", choices=TOYS)
     Ds: tuple[float, ...] = option(
-        (1.0, 3.0, 10.0, 100.0, INF), "augmentation dimensions D, one model each (inf: EDM)"
+        (1.0, 3.0, 10.0, 100.0, INF), "augmentation dimensions D, one model each (inf: EDM)",
+        above=0,
+        finite=False,
     )
     steps: int = option(4000, "Adam steps per model", minimum=1)
     batch_size: int = option(256, "data points per step", minimum=1)
