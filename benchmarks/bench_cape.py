@@ -53,7 +53,10 @@ import optax
 import jaxlab
 from jaxlab import cape
 from jaxlab._results import machine
-from jaxlab.cape import experiments as cape_experiments
+from jaxlab.cape import AdvectionConfig
+from jaxlab.cape._comparison import TRAINING, init_model
+from jaxlab.cape._dataset import dataset, generated_groups
+from jaxlab.cape._report import inference_ms
 
 
 def timed(f):
@@ -102,7 +105,7 @@ def accuracy():
 
 
 def bench_models(batch=50):
-    config = cape_experiments.AdvectionConfig()
+    config = AdvectionConfig()
     frames, cells = 41, 128
     rows = []
     data = {
@@ -112,7 +115,7 @@ def bench_models(batch=50):
         "step": jnp.int32(100),
     }
     for name in ("fno", "fno_cond", "cape_fno"):
-        model = cape_experiments.init_model(config, name, jax.random.key(0))
+        model = init_model(config, name, jax.random.key(0))
         opt = optax.adam(1e-3)
         state = opt.init(eqx.filter(model, eqx.is_array))
 
@@ -132,7 +135,7 @@ def bench_models(batch=50):
             "compile_s": compile_s,
             "train_trajectories_per_s": reps * batch / wall,
             "train_cpu_s_per_step": cpu / reps,
-            "inference_ms_per_rollout": cape_experiments.inference_ms(config, name, 5),
+            "inference_ms_per_rollout": inference_ms(config, name, 5),
         }
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -161,7 +164,7 @@ def bench_scaling():
 def _callback_batches(config, data):
     """The pre-data-stage path, for comparison only: rows fetched through
     `jax.pure_callback` every step from host arrays (not part of the library)."""
-    u, params = (np.asarray(x) for x in cape_experiments.dataset(config)["train"].values())
+    u, params = (np.asarray(x) for x in dataset(config)["train"].values())
     shapes = (
         jax.ShapeDtypeStruct((config.batch_size, *u.shape[1:]), jnp.float32),
         jax.ShapeDtypeStruct((config.batch_size, params.shape[1]), jnp.float32),
@@ -194,10 +197,10 @@ def bench_data_paths(folder, steps=400, rounds=3):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     base = dataclasses.replace(
-        cape_experiments.AdvectionConfig.quick(), steps=steps, inference_repeats=0
+        AdvectionConfig.quick(), steps=steps, inference_repeats=0
     )
     paths = []
-    for values, u in cape_experiments._generated_groups(base):
+    for values, u in generated_groups(base):
         path = folder / f"1D_Advection_Sols_beta{values[0]}.hdf5"
         if not path.exists():
             cape.write_pdebench(path, u, {"beta": values[0]})
@@ -205,9 +208,9 @@ def bench_data_paths(folder, steps=400, rounds=3):
     memory = dataclasses.replace(base, files=tuple(paths))
     streamed = dataclasses.replace(memory, stream=True)
     experiment = jaxlab.get_experiment("cape.advection")
-    training = cape_experiments.TRAINING
+    training = TRAINING
     callback = jaxlab.Training(training.models, training.data, _callback_batches).experiment(
-        "bench.cape_callback", "", cape_experiments.AdvectionConfig, lambda *a: {}
+        "bench.cape_callback", "", AdvectionConfig, lambda *a: {}
     )
     paths = (
         ("in memory", experiment, memory),
@@ -244,7 +247,7 @@ def bench_big_file(path, samples=2700, steps=100, batch=50):
         subprocess.run([sys.executable, "-c", cli, "data", "generate", "advection",
                         "--samples", str(samples), "--set", "beta=0.4", "--out", str(path)],
                        check=True)  # fmt: skip
-    config = cape_experiments.AdvectionConfig()
+    config = AdvectionConfig()
     source = cape.PDEBenchFile(path)
 
     class Downsampled:  # the rows at the experiment's resolution, as a dict
@@ -262,7 +265,7 @@ def bench_big_file(path, samples=2700, steps=100, batch=50):
     def loss(model, batch, key):
         return cape.rollout_loss(model, batch, key, warmup_steps=config.warmup_steps)
 
-    init = lambda key: cape_experiments.init_model(config, "cape_fno", key)
+    init = lambda key: init_model(config, "cape_fno", key)
     start = time.perf_counter()
     result = jaxlab.fit(
         loss, init, optax.adam(1e-3), stream, batches=lambda data: sample, steps=steps,

@@ -48,7 +48,7 @@ import numpy as np
 
 import jaxlab
 from jaxlab import cape
-from jaxlab.cape.experiments import AdvectionConfig
+from jaxlab.cape import AdvectionConfig
 
 
 QUICK = os.environ.get("JAXLAB_EXAMPLE_QUICK") == "1"

@@ -12,7 +12,8 @@ import numpy as np
 import optax
 from jaxtyping import ArrayLike
 
-from .._experiment import require, require_integer
+from .._config import Config, option
+from .._experiment import require
 from .._train import Trained, fit, overridden, sampler
 from ._metrics import pdebench_metrics
 from ._models import KINDS, build_surrogate
@@ -20,7 +21,45 @@ from ._training import curriculum_sampler, predict_trajectories, rollout_loss
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
+class RolloutTraining(Config):
+    """The surrogate's size and its rollout training: the fields that
+    [`cape.Settings`][jaxlab.cape.Settings] and the experiments' configs share (defaults:
+    `cape.advection`'s). Adam for `steps` steps of batch `batch_size`, the learning rate
+    `learning_rate` halved every `steps // 5`, CAPE's curriculum (the autoregressive
+    horizon grows over training) with `warmup_steps` steps that train the CAPE block
+    alone, `aux_weight` and `input_noise` of [`rollout_loss`][jaxlab.cape.rollout_loss]."""
+
+    steps: int = option(2000, "Adam steps", minimum=1)
+    batch_size: int = option(50, "trajectories per step", minimum=1)
+    learning_rate: float = option(
+        3e-3, "Adam's initial learning rate, halved every steps // 5 steps", above=0
+    )
+    warmup_steps: int = option(
+        60, "first steps, training CAPE's block alone (on its guess loss)", minimum=0
+    )
+    aux_weight: float = option(5.7e-5, "weight of the loss of CAPE's guess", minimum=0)
+    input_noise: float = option(1e-3, "std of the Gaussian noise on each input frame", minimum=0)
+    width: int = option(
+        20,
+        "width (channels) of the base network (experiments: under CAPE; others matched)",
+        minimum=1,
+    )
+    modes: int = option(12, "Fourier modes of each FNO layer", minimum=1)
+    layers: int = option(4, "Fourier layers of the FNO", minimum=1)
+    hidden: int = option(128, "channels of the FNO's projection", minimum=1)
+    cape_width: int = option(64, "CAPE's widening factor w (even)", minimum=2)
+    cape_kernel: int = option(5, "kernel size k of CAPE's convolutions (odd)", minimum=1)
+    cape_modes: int = option(16, "Fourier modes of CAPE's spectral convolution", minimum=1)
+    padding: str = option(
+        "circular",
+        "padding of the CAPE block's and U-Net's convolutions",
+        choices=("circular", "zeros"),
+    )
+    log_params: bool = option(True, "the PDE parameters enter the models as log10")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings(RolloutTraining):
     """Settings of [`cape.train`][jaxlab.cape.train] (defaults: `cape.advection`'s).
 
     - Model: `model` one of `fno`, `fno_cond`, `cape_fno`, `unet`, `unet_cond`,
@@ -31,34 +70,13 @@ class Settings:
       `learning_rate` halved every `steps // 5`, CAPE's curriculum (the autoregressive
       horizon grows over training) with `warmup_steps` steps that train the CAPE block
       alone, `aux_weight` and `input_noise` of [`rollout_loss`][jaxlab.cape.rollout_loss].
+
+    The training and model fields are those of the experiments' configs (one declaration,
+    in a shared base); `model` and `levels` are `train`'s own.
     """
 
-    model: str = "cape_fno"
-    steps: int = 2000
-    batch_size: int = 50
-    learning_rate: float = 3e-3
-    warmup_steps: int = 60
-    aux_weight: float = 5.7e-5
-    input_noise: float = 1e-3
-    width: int = 20
-    modes: int = 12
-    layers: int = 4
-    hidden: int = 128
-    levels: int = 3
-    cape_width: int = 64
-    cape_kernel: int = 5
-    cape_modes: int = 16
-    padding: str = "circular"
-    log_params: bool = True
-
-    def __post_init__(self):
-        require(self.model in KINDS, "model", f"one of {', '.join(KINDS)}", self.model)
-        for name in ("steps", "batch_size", "width", "modes", "layers", "hidden", "levels"):
-            require_integer(getattr(self, name), name)
-        require_integer(self.warmup_steps, "warmup_steps", 0)
-        require(self.learning_rate > 0, "learning_rate", "a number > 0", self.learning_rate)
-        require(self.aux_weight >= 0, "aux_weight", "a number >= 0", self.aux_weight)
-        require(self.input_noise >= 0, "input_noise", "a number >= 0", self.input_noise)
+    model: str = option("cape_fno", "the surrogate to build", choices=KINDS)
+    levels: int = option(3, "levels of the U-Net (models unet, unet_cond, cape_unet)", minimum=1)
 
 
 TRAIN_KEYWORDS = "val, model, seeds, key, progress, checkpoint_dir, chunk_size"
