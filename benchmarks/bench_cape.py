@@ -196,9 +196,7 @@ def bench_data_paths(folder, steps=400, rounds=3):
     same in all three."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    base = dataclasses.replace(
-        AdvectionConfig.quick(), steps=steps, inference_repeats=0
-    )
+    base = dataclasses.replace(AdvectionConfig.quick(), steps=steps, inference_repeats=0)
     paths = []
     for values, u in generated_groups(base):
         path = folder / f"1D_Advection_Sols_beta{values[0]}.hdf5"
