@@ -386,7 +386,7 @@ def bench_step_cost(quick: bool) -> dict[str, Any]:
 
 
 def bench_seed_scaling(quick: bool) -> dict[str, Any]:
-    from jaxlab.nde._spirals import SpiralsConfig
+    from jaxlab.nde import SpiralsConfig
 
     config = SpiralsConfig(steps=20) if quick else SpiralsConfig()
     seconds = {}

@@ -36,7 +36,7 @@ class SpiralsConfig(Config):
     grid: int = option(100, "grid times on [0, 4 pi] that series are sampled from", minimum=4)
     drop: float = option(0.3, "fraction of each series' grid times dropped", minimum=0, below=1)
     noise: float = option(0.02, "std of the Gaussian noise on the values", minimum=0)
-    hidden: int = option(8, "hidden channels of the CDE (or GRU)", minimum=1)
+    hidden: int = option(8, "size of the hidden state of the CDE (or GRU)", minimum=1)
     width: int = option(128, "hidden width of the CDE's vector field MLP", minimum=1)
     depth: int = option(1, "hidden layers of the CDE's vector field MLP", minimum=1)
     interpolation: str = option(

@@ -35,7 +35,7 @@ class VowelsConfig(Config):
     observations. Both are trained with Adam."""
 
     model: str = option("cde", "the classifier: a neural CDE, or the GRU baseline", choices=MODELS)
-    hidden: int = option(16, "hidden channels of the CDE (or GRU)", minimum=1)
+    hidden: int = option(16, "size of the hidden state of the CDE (or GRU)", minimum=1)
     width: int = option(32, "hidden width of the CDE's vector field MLP", minimum=1)
     depth: int = option(1, "hidden layers of the CDE's vector field MLP", minimum=1)
     interpolation: str = option(
