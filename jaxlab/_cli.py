@@ -9,7 +9,7 @@ import time
 import typing
 from pathlib import Path
 
-from ._config import field_doc
+from ._config import field_doc, field_rule
 from ._experiment import ConfigError, config_with, experiments, get_experiment, require
 from ._results import read_results
 
@@ -114,7 +114,7 @@ def format_summary(metrics: dict) -> str:
 
 def describe(experiment) -> str:
     """A table of `experiment`'s config fields: type, paper-scale default, quick value
-    (`=` when the same) and the field's one-line doc."""
+    (`=` when the same), the field's one-line doc and what it allows."""
     cls = experiment.config
     hints = typing.get_type_hints(cls)
     full = experiment.default_config(False)
@@ -126,7 +126,8 @@ def describe(experiment) -> str:
         kind = hint.__name__ if isinstance(hint, type) else str(hint)
         default, small = getattr(full, name), getattr(quick, name)
         same = "=" if small == default else repr(small)
-        rows.append((name, kind.replace("typing.", ""), repr(default), same, field_doc(field)))
+        doc = f"{field_doc(field)} [{field_rule(cls, field)}]"
+        rows.append((name, kind.replace("typing.", ""), repr(default), same, doc))
     widths = [min(28, max(len(r[i]) for r in rows)) for i in range(4)]
     lines = ["  ".join([*(c.ljust(w) for c, w in zip(r[:4], widths)), r[4]]).rstrip() for r in rows]
     return "\n".join([f"{experiment.name}: {experiment.description}", *lines])

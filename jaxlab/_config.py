@@ -61,6 +61,21 @@ def field_doc(field: dataclasses.Field) -> str:
     return field.metadata.get("doc", "")
 
 
+def field_rule(cls: type, field: dataclasses.Field) -> str:
+    """What `field` of the config class `cls` allows, in words ("a positive integer",
+    "one of ode, cde", "each item a number >= 0")."""
+    kind = _hints(cls)[field.name]
+    rules = field.metadata.get("rules", {})
+    optional = typing.get_origin(kind) in (typing.Union, types.UnionType)
+    if optional:
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if typing.get_origin(kind) is tuple:
+        text = f"each item {_allowed(typing.get_args(kind)[0], rules)}"
+    else:
+        text = _allowed(kind, rules)
+    return f"{text}, or None" if optional else text
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Base of every config: fields declared with [`option`][jaxlab.option] are validated
@@ -156,6 +171,11 @@ def _kind_name(kind: Any) -> str:
 
 def _allowed(kind: Any, rules: dict[str, Any]) -> str:
     """`rules` in words: "one of a, b", "an integer >= 1", "a number in (0, 1]"."""
+    text = _bounds(kind, rules)
+    return f"{text} (inf allowed)" if rules.get("finite", True) is False else text
+
+
+def _bounds(kind: Any, rules: dict[str, Any]) -> str:
     if "choices" in rules:
         return "one of " + ", ".join(str(c) for c in rules["choices"])
     noun = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(

@@ -61,7 +61,7 @@ from jaxtyping import install_import_hook
 
 # jaxtyping's shape annotations (`Float[Array, "batch n"]`) are checked at run time in the
 # tests, by beartype, for every jaxlab module imported from here on; users pay nothing.
-if os.environ.get("JAXLAB_TEST_TYPECHECK", "0") != "0":
+if os.environ.get("JAXLAB_TEST_TYPECHECK", "1") != "0":
     install_import_hook("jaxlab", "beartype.beartype")
 
 import jaxlab

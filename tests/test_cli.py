@@ -73,7 +73,8 @@ def test_describe_lists_every_field_with_default_and_quick_value(capsys):
     assert rows["m"][1:4] == ["int", repr(full.m), repr(quick.m)]  # differs at quick size
     assert rows["step_size"][1:4] == ["float", repr(full.step_size), "="]
     fields = {f.name: f for f in dataclasses.fields(config)}
-    assert " ".join(rows["steps"][4:]) == jaxlab.field_doc(fields["steps"])  # its own doc
+    doc = jaxlab.field_doc(fields["steps"])  # its own doc, then what it allows
+    assert " ".join(rows["steps"][4:]) == f"{doc} [a positive integer]"
     code, _, err = run_cli(capsys, "describe", "sensing.nope")
     assert code == 2 and err.startswith("jaxlab: error: experiment: one of ")
 

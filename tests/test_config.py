@@ -83,7 +83,8 @@ def test_infinity_only_where_declared():
         sigma: float = option(1.0, "a noise level", above=0)
 
     assert Dimensions().Ds[-1] == float("inf")
-    with pytest.raises(ConfigError, match=r"^Ds: each item a positive number, got \(nan,\)$"):
+    message = r"^Ds: each item a positive number \(inf allowed\), got \(nan,\)$"
+    with pytest.raises(ConfigError, match=message):
         Dimensions(Ds=(float("nan"),))
     with pytest.raises(ConfigError, match="^sigma: a positive number, got inf$"):
         Dimensions(sigma=float("inf"))

@@ -63,7 +63,11 @@ def test_configs_declare_every_field(config):
 @pytest.mark.parametrize(
     "config, change, message",
     [
-        ("ToyConfig", {"Ds": (1.0, 0.0)}, "Ds: each item a positive number, got (1.0, 0.0)"),
+        (
+            "ToyConfig",
+            {"Ds": (1.0, 0.0)},
+            "Ds: each item a positive number (inf allowed), got (1.0, 0.0)",
+        ),
         ("ToyConfig", {"Ds": (1.0, float("nan"))}, "Ds: each item a positive number"),
         ("ToyConfig", {"Ds": (1.0, 1.0)}, "Ds: distinct dimensions, got (1.0, 1.0)"),
         ("ToyConfig", {"Ds": ()}, "Ds: a tuple of 1 or more numbers, got ()"),
