@@ -61,8 +61,18 @@ from jaxtyping import install_import_hook
 
 # jaxtyping's shape annotations (`Float[Array, "batch n"]`) are checked at run time in the
 # tests, by beartype, for every jaxlab module imported from here on; users pay nothing.
+# Python's numeric tower holds (an `int` is a valid `float`), as for a type checker. The
+# hook names its checker by import path, hence the small module registered here.
 if os.environ.get("JAXLAB_TEST_TYPECHECK", "1") != "0":
-    install_import_hook("jaxlab", "beartype.beartype")
+    import sys
+    import types
+
+    import beartype
+
+    checker = types.ModuleType("_jaxlab_test_typecheck")
+    checker.beartype = beartype.beartype(conf=beartype.BeartypeConf(is_pep484_tower=True))
+    sys.modules[checker.__name__] = checker
+    install_import_hook("jaxlab", f"{checker.__name__}.beartype")
 
 import jaxlab
 

@@ -20,7 +20,7 @@ With $e_{b,c,t} = \sqrt{\operatorname{mean}_x (p - y)^2}$:
 """
 
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._experiment import require
 
@@ -42,7 +42,7 @@ def _prepare(pred, true, initial_step, include_initial):
 
 
 def nrmse_per_step(
-    pred: Float[Array, "b t *x"], true: Float[Array, "b t *x"]
+    pred: Float[ArrayLike, "b t *x"], true: Float[ArrayLike, "b t *x"]
 ) -> Float[Array, "b t"]:
     """$e_{b,t}/\\sqrt{\\operatorname{mean}_x y^2}$ for each sample and frame (mean over
     channels), with no frame dropped."""
@@ -54,8 +54,8 @@ def nrmse_per_step(
 
 
 def pdebench_metrics(
-    pred: Float[Array, "b t *x"],
-    true: Float[Array, "b t *x"],
+    pred: Float[ArrayLike, "b t *x"],
+    true: Float[ArrayLike, "b t *x"],
     *,
     initial_step: int = 1,
     include_initial: bool = False,
@@ -69,7 +69,7 @@ def pdebench_metrics(
     `initial_step` given frames, dropped unless `include_initial`; the domain `length`
     $L_x$ and the band edges for fRMSE.
     """
-    pred, true = _prepare(pred, true, initial_step, include_initial)
+    pred, true = _prepare(jnp.asarray(pred), jnp.asarray(true), initial_step, include_initial)
     nx = pred.shape[-1]
     diff = pred - true
     err = jnp.sqrt(jnp.mean(diff**2, axis=-1))
