@@ -8,7 +8,12 @@ from ._jaxlib_workarounds import keep_reductions_out_of_ynn_fusions
 keep_reductions_out_of_ynn_fusions()  # before anything starts JAX's backends
 
 from . import distributed as distributed
-from ._config import Config as Config, field_doc as field_doc, option as option
+from ._config import (
+    Config as Config,
+    field_doc as field_doc,
+    field_rule as field_rule,
+    option as option,
+)
 from ._data import Stream as Stream
 from ._experiment import (
     ConfigError as ConfigError,

@@ -16,7 +16,7 @@ import functools
 import numbers
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Any
 
 import jax
@@ -29,7 +29,7 @@ def option(
     default: Any,
     doc: str,
     *,
-    choices: Sequence[Any] | None = None,
+    choices: Collection[Any] | None = None,
     minimum: int | float | None = None,
     maximum: int | float | None = None,
     above: int | float | None = None,

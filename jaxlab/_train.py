@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from ._data import is_stream, replicated, step_rows, streamed_sample
 from ._experiment import require, require_integer
@@ -71,7 +71,7 @@ class StepSampler:
 
     fn: Callable[[PRNGKeyArray, Int[Array, ""]], Any]
 
-    def __call__(self, key: PRNGKeyArray, step: Int[Array, ""] | int = 0) -> Any:
+    def __call__(self, key: PRNGKeyArray, step: Int[ArrayLike, ""] | int = 0) -> Any:
         return self.fn(key, jnp.asarray(step, jnp.int32))
 
 

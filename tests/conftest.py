@@ -119,6 +119,17 @@ def quick_run(tmp_path_factory):
 
 
 @pytest.fixture
+def as_user():
+    """No run-time type checks for one test: bad input meets jaxlab's own one-line
+    errors, as it does for a user (who runs without the checker)."""
+    import jaxtyping
+
+    jaxtyping.config.update("jaxtyping_disable", True)
+    yield
+    jaxtyping.config.update("jaxtyping_disable", False)
+
+
+@pytest.fixture
 def x64():
     """float64 for the duration of one test."""
     with jax.enable_x64(True):

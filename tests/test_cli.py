@@ -74,7 +74,7 @@ def test_describe_lists_every_field_with_default_and_quick_value(capsys):
     assert rows["step_size"][1:4] == ["float", repr(full.step_size), "="]
     fields = {f.name: f for f in dataclasses.fields(config)}
     doc = jaxlab.field_doc(fields["steps"])  # its own doc, then what it allows
-    assert " ".join(rows["steps"][4:]) == f"{doc} [a positive integer]"
+    assert " ".join(rows["steps"][4:]) == f"{doc} [{jaxlab.field_rule(config, fields['steps'])}]"
     code, _, err = run_cli(capsys, "describe", "sensing.nope")
     assert code == 2 and err.startswith("jaxlab: error: experiment: one of ")
 

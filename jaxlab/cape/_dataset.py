@@ -143,7 +143,7 @@ def _load(config) -> dict[str, dict[str, np.ndarray]]:
     }
 
 
-def dataset(config) -> dict[str, dict[str, np.ndarray]]:
+def dataset(config) -> dict[str, dict[str, np.ndarray] | Stream]:
     """The experiment's data, `{"train"|"val"|"seen"|"unseen": {"u": [N, T, X],
     "params": [N, P]}}` (NumPy), generated or read once per process; with `stream`, the
     training split is a [`jaxlab.Stream`][jaxlab.Stream] of the files' rows."""

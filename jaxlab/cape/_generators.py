@@ -54,7 +54,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._experiment import require, require_integer
 
@@ -97,7 +97,7 @@ def _n_frames(t_end, dt_save) -> int:
 # ------------------------------------------------------------------ building blocks
 
 
-def limited_slopes(u: Float[Array, " nx"]) -> Float[Array, " nx"]:
+def limited_slopes(u: Float[ArrayLike, " nx"]) -> Float[Array, " nx"]:
     """Monotonized-central limited slopes $s_i$ of periodic cell values (module docs)."""
     b = jnp.roll(u, -1) - u
     a = jnp.roll(b, 1)
@@ -138,7 +138,7 @@ def _laplacian_eigenvalues(nx, dtype):
     return -4.0 * nx**2 * jnp.sin(jnp.pi * k / nx) ** 2
 
 
-def heat_flow(u: Float[Array, " nx"], kappa_t: Float[Array, ""]) -> Float[Array, " nx"]:
+def heat_flow(u: Float[ArrayLike, " nx"], kappa_t: Float[ArrayLike, ""]) -> Float[Array, " nx"]:
     """$e^{\\kappa t \\Delta_h} u$: the exact flow of the periodic discrete heat equation
     over time $t$ with diffusivity $\\kappa$ (argument `kappa_t` $= \\kappa t$)."""
     nx = u.shape[-1]
@@ -146,7 +146,9 @@ def heat_flow(u: Float[Array, " nx"], kappa_t: Float[Array, ""]) -> Float[Array,
     return jnp.fft.irfft(jnp.fft.rfft(u) * factor, n=nx).astype(u.dtype)
 
 
-def logistic_flow(u: Float[Array, "*shape"], rho_t: Float[Array, ""]) -> Float[Array, "*shape"]:
+def logistic_flow(
+    u: Float[ArrayLike, "*shape"], rho_t: Float[ArrayLike, ""]
+) -> Float[Array, "*shape"]:
     """Exact flow of $\\dot u = \\rho u(1 - u)$ over time $t$ (argument `rho_t`
     $= \\rho t$): $u/(u + (1 - u)e^{-\\rho t})$."""
     return u / (u + (1 - u) * jnp.exp(-rho_t))
@@ -177,8 +179,8 @@ def _steps(speed_dt_over_dx, cfl):
 
 
 def solve_advection(
-    u0: Float[Array, " nx"],
-    beta: float | Float[Array, ""],
+    u0: Float[ArrayLike, " nx"],
+    beta: float | Float[ArrayLike, ""],
     *,
     t_end: float = 2.0,
     dt_save: float = 0.01,
@@ -202,8 +204,8 @@ def solve_advection(
 
 
 def solve_burgers(
-    u0: Float[Array, " nx"],
-    nu: float | Float[Array, ""],
+    u0: Float[ArrayLike, " nx"],
+    nu: float | Float[ArrayLike, ""],
     *,
     t_end: float = 2.0,
     dt_save: float = 0.01,
@@ -235,9 +237,9 @@ def solve_burgers(
 
 
 def solve_diffusion_reaction(
-    u0: Float[Array, " nx"],
-    nu: float | Float[Array, ""],
-    rho: float | Float[Array, ""],
+    u0: Float[ArrayLike, " nx"],
+    nu: float | Float[ArrayLike, ""],
+    rho: float | Float[ArrayLike, ""],
     *,
     t_end: float = 1.0,
     dt_save: float = 0.01,
@@ -486,8 +488,8 @@ def generate_batches(config, key, n_samples: int, batch_size: int):
 
 
 def downsample(
-    u: Float[Array, "*batch frames nx"], space: int = 8, time: int = 5, mode: str = "stride"
-) -> Float[Array, "*batch frames_out nx_out"]:
+    u: Float[ArrayLike, "*batch frames nx"], space: int = 8, time: int = 5, mode: str = "stride"
+) -> Float[ArrayLike, "*batch frames_out nx_out"]:
     """Coarsen trajectories `[..., T, X]` to every `time`-th frame and `X/space` cells:
     `mode="stride"` keeps every `space`-th cell value (PDEBench's loaders), `"mean"`
     averages each block of `space` cells (the coarse cell averages)."""

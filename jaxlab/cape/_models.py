@@ -34,7 +34,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._experiment import require, require_integer
 from .._model import count_params
@@ -62,7 +62,7 @@ class SpectralConv1d(eqx.Module):
         self.imag = scale * jax.random.uniform(k2, shape)
         self.modes = modes
 
-    def __call__(self, x: Float[Array, "cin n"]) -> Float[Array, "cout n"]:
+    def __call__(self, x: Float[ArrayLike, "cin n"]) -> Float[Array, "cout n"]:
         n = x.shape[-1]
         m = min(self.modes, n // 2 + 1)
         coefficients = jnp.fft.rfft(x, axis=-1)[:, :m]
@@ -86,7 +86,7 @@ class Pointwise(eqx.Module):
         )
         self.bias = jax.random.uniform(k2, (out_channels, 1), minval=-bound, maxval=bound)
 
-    def __call__(self, x: Float[Array, "cin n"]) -> Float[Array, "cout n"]:
+    def __call__(self, x: Float[ArrayLike, "cin n"]) -> Float[Array, "cout n"]:
         return self.weight @ x + self.bias
 
 
@@ -126,7 +126,7 @@ class FNO1d(eqx.Module):
         self.out = Pointwise(hidden, out_channels, key=keys[-1])
         self.padding = padding
 
-    def __call__(self, x: Float[Array, "cin n"]) -> Float[Array, "cout n"]:
+    def __call__(self, x: Float[ArrayLike, "cin n"]) -> Float[Array, "cout n"]:
         n = x.shape[-1]
         grid = ((jnp.arange(n) + 0.5) / n).astype(x.dtype)
         v = self.lift(jnp.concatenate([x, grid[None]]))
@@ -153,7 +153,7 @@ class _ConvPair(eqx.Module):
         self.first = conv(in_channels, out_channels, key=k1)
         self.second = conv(out_channels, out_channels, key=k2)
 
-    def __call__(self, x: Float[Array, "cin n"]) -> Float[Array, "cout n"]:
+    def __call__(self, x: Float[ArrayLike, "cin n"]) -> Float[Array, "cout n"]:
         return jax.nn.gelu(self.second(jax.nn.gelu(self.first(x))))
 
 
@@ -191,7 +191,7 @@ class UNet1d(eqx.Module):
         self.decoder = [_ConvPair(2 * c, c, mode, key=next(keys)) for c in channels[:-1]]
         self.out = Pointwise(channels[0], out_channels, key=next(keys))
 
-    def __call__(self, x: Float[Array, "cin n"]) -> Float[Array, "cout n"]:
+    def __call__(self, x: Float[ArrayLike, "cin n"]) -> Float[Array, "cout n"]:
         factor = 2 ** (len(self.encoder) - 1)
         require(x.shape[-1] % factor == 0, "grid", f"a multiple of {factor} cells", x.shape[-1])
         skips = []
@@ -290,7 +290,9 @@ class CAPEBlock(eqx.Module):
         self.pool = pool
         self.guesses = guesses
 
-    def __call__(self, u: Float[Array, "c n"], p: Float[Array, " p"]) -> Float[Array, "cl n"]:
+    def __call__(
+        self, u: Float[ArrayLike, "c n"], p: Float[ArrayLike, " p"]
+    ) -> Float[Array, "cl n"]:
         n = u.shape[-1]
         require(n % self.pool == 0, "grid", f"a multiple of pool={self.pool} cells", n)
         h = jax.nn.gelu(self.stem(u))

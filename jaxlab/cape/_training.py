@@ -25,14 +25,14 @@ reproduced.
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
 from .._experiment import require
 from .._train import StepSampler
 
 
 def curriculum_horizon(
-    step: Int[Array, ""] | int, total_steps: int, warmup_steps: int, horizon: int
+    step: Int[ArrayLike, ""] | int, total_steps: int, warmup_steps: int, horizon: int
 ) -> Int[Array, ""]:
     """$t_\\mathrm{ar}$ at training step `step` (module docs)."""
     require(
@@ -47,7 +47,7 @@ def curriculum_horizon(
 
 
 def curriculum_mask(
-    step: Int[Array, ""] | int,
+    step: Int[ArrayLike, ""] | int,
     total_steps: int,
     warmup_steps: int,
     frames: int,
@@ -80,7 +80,7 @@ def curriculum_sampler(sample, total_steps: int, warmup_steps: int, frames: int)
 
 
 def rollout(
-    model, u0: Float[Array, "c n"], params: Float[Array, " p"], steps: int
+    model, u0: Float[ArrayLike, "c n"], params: Float[ArrayLike, " p"], steps: int
 ) -> Float[Array, "steps c n"]:
     """`steps` autoregressive steps of a surrogate from `u0` (a `lax.scan`)."""
 
@@ -92,7 +92,7 @@ def rollout(
 
 
 def predict_trajectories(
-    model, u: Float[Array, "b t n"], params: Float[Array, "b p"], initial_step: int = 1
+    model, u: Float[ArrayLike, "b t n"], params: Float[ArrayLike, "b p"], initial_step: int = 1
 ) -> Float[Array, "b t n"]:
     """Full autoregressive rollouts from the first frame of each scalar trajectory; the
     given frame is kept, so the result is comparable frame by frame with `u`."""
@@ -111,9 +111,9 @@ def _relative_l2(pred, target):
 
 def trajectory_loss(
     model,
-    u: Float[Array, "t c n"],
-    params: Float[Array, " p"],
-    ar: Bool[Array, " t_minus_1"],
+    u: Float[ArrayLike, "t c n"],
+    params: Float[ArrayLike, " p"],
+    ar: Bool[ArrayLike, " t_minus_1"],
     key: PRNGKeyArray,
     *,
     input_noise: float = 0.0,

@@ -68,7 +68,7 @@ def _check_observations(times, values):
         raise ConfigError("values: a series with no observation at all")
 
 
-def fill_forward(values: Float[Array, "length channels"]) -> Float[Array, "length channels"]:
+def fill_forward(values: Float[ArrayLike, "length channels"]) -> Float[Array, "length channels"]:
     r"""Replace each NaN by the last observed value of its channel, so that row $i$
     depends only on rows $\le i$ (causal). Before a channel's first observation (and
     throughout a channel never observed) the value is 0, the mean of standardized data;

@@ -54,7 +54,9 @@ class ContractiveCell(eqx.Module):
         self.bias = jnp.zeros(size)
         self.contraction = contraction
 
-    def __call__(self, z: Float[Array, " size"], x: Float[Array, " size"]) -> Float[Array, " size"]:
+    def __call__(
+        self, z: Float[ArrayLike, " size"], x: Float[ArrayLike, " size"]
+    ) -> Float[Array, " size"]:
         norm = jnp.sqrt(jnp.sum(self.weight**2))
         weight = self.weight * jnp.minimum(1.0, self.contraction / norm)
         return jnp.tanh(weight @ z + x + self.bias)
@@ -115,7 +117,7 @@ class DEQ(eqx.Module):
         self.max_steps = count("max_steps", max_steps)
 
     def solve(
-        self, x: Array, z0: Float[Array, " size"] | None = None
+        self, x: Array, z0: Float[ArrayLike, " size"] | None = None
     ) -> tuple[Float[Array, " size"], Int[Array, ""]]:
         """The fixed point $z^*$ (NaN if the solver failed) and the number of solver steps."""
         if z0 is None:
@@ -136,7 +138,9 @@ class DEQ(eqx.Module):
         )
         return or_nan(solution, solution.value), solution.stats["num_steps"]
 
-    def __call__(self, x: Array, z0: Float[Array, " size"] | None = None) -> Float[Array, " size"]:
+    def __call__(
+        self, x: Array, z0: Float[ArrayLike, " size"] | None = None
+    ) -> Float[Array, " size"]:
         """The fixed point $z^*(x)$; see [`solve`][jaxlab.nde.DEQ.solve]."""
         return self.solve(x, z0)[0]
 
@@ -173,7 +177,7 @@ class DEQClassifier(eqx.Module):
         self.readout = eqx.nn.Linear(hidden, classes, key=k_out)
 
     def __call__(
-        self, x: Float[Array, " features"]
+        self, x: Float[ArrayLike, " features"]
     ) -> tuple[Float[Array, " classes"], Int[Array, ""]]:
         features = self.projection.in_features
         if x.shape != (features,):

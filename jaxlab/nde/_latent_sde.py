@@ -45,7 +45,7 @@ class DiagonalDiffusion(eqx.Module):
 
         self.mlps = eqx.filter_vmap(make)(jax.random.split(key, size))
 
-    def __call__(self, t, z: Float[Array, " d"]) -> Float[Array, " d"]:
+    def __call__(self, t, z: Float[ArrayLike, " d"]) -> Float[Array, " d"]:
         t = jnp.asarray(t, z.dtype)
         return eqx.filter_vmap(lambda mlp, zi: mlp(jnp.stack([t, zi])))(self.mlps, z)
 
@@ -185,7 +185,7 @@ class LatentSDE(eqx.Module):
         return jax.lax.scan(step, hidden, (inputs, seen.any(1)), reverse=True)[1]
 
     def posterior(
-        self, ts: Float[Array, " times"], ys: Float[Array, "times data"], key: PRNGKeyArray
+        self, ts: Float[ArrayLike, " times"], ys: Float[ArrayLike, "times data"], key: PRNGKeyArray
     ) -> tuple[Float[Array, "times latent"], Scalar, Scalar]:
         """A posterior sample $z_{t_i}$ given the path `ys` (NaN = missing), with
         $\\mathrm{KL}(q(z_0) \\| p(z_0))$ and the path KL up to `ts[-1]`."""
@@ -225,8 +225,8 @@ class LatentSDE(eqx.Module):
 
     def loss(
         self,
-        ts: Float[Array, " times"],
-        ys: Float[Array, "times data"],
+        ts: Float[ArrayLike, " times"],
+        ys: Float[ArrayLike, "times data"],
         key: PRNGKeyArray,
         *,
         kl_weight: ArrayLike = 1.0,
@@ -246,7 +246,7 @@ class LatentSDE(eqx.Module):
 
     def sample(
         self,
-        ts: Float[Array, " times"],
+        ts: Float[ArrayLike, " times"],
         key: PRNGKeyArray,
         *,
         noise: bool = False,

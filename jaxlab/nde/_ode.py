@@ -117,7 +117,7 @@ class NeuralODE(eqx.Module):
         self.vector_field = vector_field
         self.max_steps = count("max_steps", max_steps)
 
-    def __call__(self, ts: Float[Array, " times"], y0: PyTree, args=None) -> PyTree:
+    def __call__(self, ts: Float[ArrayLike, " times"], y0: PyTree, args=None) -> PyTree:
         if concrete(ts) and not np.all(np.diff(np.asarray(ts)) > 0):
             raise ConfigError("ts: times must be strictly increasing")
         if isinstance(self.adjoint, ReversibleAdjoint):

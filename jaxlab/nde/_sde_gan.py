@@ -97,7 +97,9 @@ class SDEGenerator(eqx.Module):
             raise ConfigError(f"adjoint: 'reversible' needs solver=reversible_heun, got {solver!r}")
         self.adjoint = adjoint
 
-    def __call__(self, ts: Float[Array, " times"], key: PRNGKeyArray) -> Float[Array, "times data"]:
+    def __call__(
+        self, ts: Float[ArrayLike, " times"], key: PRNGKeyArray
+    ) -> Float[Array, "times data"]:
         """One generated path at `ts`."""
         k0, kw = jax.random.split(key)
         v = jax.random.normal(k0, (self.initial.in_size,), ts.dtype)
@@ -174,7 +176,7 @@ class CDEDiscriminator(eqx.Module):
         self.solver, _, self.substeps = grid_settings(solver, SOLVERS, None, substeps)
 
     def __call__(
-        self, ts: Float[Array, " times"], ys: Float[Array, "times data"]
+        self, ts: Float[ArrayLike, " times"], ys: Float[ArrayLike, "times data"]
     ) -> Float[Array, "2"]:
         """The critic's scores of one path, at `ts[0]` and `ts[-1]`."""
         first = ys[jnp.argmax(~jnp.isnan(ys), axis=0), jnp.arange(ys.shape[1])]

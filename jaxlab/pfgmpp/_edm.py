@@ -51,7 +51,7 @@ def loss_weight(sigma: ArrayLike, sigma_data: ArrayLike = 0.5) -> Array:
 
 def precondition(
     net: Callable[[Array, Array], Array],
-    x: Float[Array, "..."],
+    x: Float[ArrayLike, "..."],
     sigma: ArrayLike,
     sigma_data: ArrayLike = 0.5,
 ) -> Float[Array, "..."]:
@@ -87,7 +87,7 @@ def log_uniform(sigma_min: float = 0.02, sigma_max: float = 100.0) -> Callable[.
 
 def pfgmpp_loss(
     net: Callable[[Array, Array], Array],
-    batch: Float[Array, "batch ..."],
+    batch: Float[ArrayLike, "batch ..."],
     key: PRNGKeyArray,
     D: ArrayLike,
     *,

@@ -130,7 +130,7 @@ def perturbation(
 
 def perturb(
     key: PRNGKeyArray,
-    y: Float[Array, "..."],
+    y: Float[ArrayLike, "..."],
     sigma: ArrayLike,
     D: ArrayLike,
     *,
@@ -164,7 +164,7 @@ def prior(
 
 
 def log_kernel(
-    x: Float[Array, "..."], y: Float[Array, "..."], sigma: ArrayLike, D: ArrayLike
+    x: Float[ArrayLike, "..."], y: Float[ArrayLike, "..."], sigma: ArrayLike, D: ArrayLike
 ) -> Float[Array, ""]:
     r"""$\log p_r(x \mid y)$ up to a constant in $y$:
     $-\frac{N + D}{2}\log\big(1 + \|x - y\|^2 / (D\sigma^2)\big)$, and
@@ -177,11 +177,11 @@ def log_kernel(
 
 
 def mixture_denoiser(
-    x: Float[Array, "..."],
+    x: Float[ArrayLike, "..."],
     sigma: ArrayLike,
     D: ArrayLike,
-    points: Float[Array, "k ..."],
-    log_weights: Float[Array, " k"] | None = None,
+    points: Float[ArrayLike, "k ..."],
+    log_weights: Float[ArrayLike, " k"] | None = None,
 ) -> Float[Array, "..."]:
     r"""The exact posterior mean $\mathbb E[y \mid \tilde x = x]$ when the data are the
     point masses `points` (weights $\propto$ `exp(log_weights)`, uniform by default),

@@ -20,8 +20,8 @@ from ._data import digits
 
 
 def sliced_wasserstein(
-    x: Float[Array, "n d"],
-    y: Float[Array, "n d"],
+    x: Float[ArrayLike, "n d"],
+    y: Float[ArrayLike, "n d"],
     key: PRNGKeyArray,
     n_projections: int = 128,
 ) -> Float[Array, ""]:
@@ -41,8 +41,8 @@ def sliced_wasserstein(
 
 
 def mmd(
-    x: Float[Array, "n d"],
-    y: Float[Array, "m d"],
+    x: Float[ArrayLike, "n d"],
+    y: Float[ArrayLike, "m d"],
     kernel_mul: float = 2.0,
     kernel_num: int = 5,
 ) -> Float[Array, ""]:
@@ -92,10 +92,10 @@ class DigitsClassifier(eqx.Module):
         self.penultimate = eqx.nn.Linear(256, 64, key=k2)
         self.head = eqx.nn.Linear(64, 10, key=k3)
 
-    def features(self, x: Float[Array, "..."]) -> Float[Array, " 64"]:
+    def features(self, x: Float[ArrayLike, "..."]) -> Float[Array, " 64"]:
         return jax.nn.silu(self.penultimate(jax.nn.silu(self.hidden(x.reshape(-1)))))
 
-    def __call__(self, x: Float[Array, "..."]) -> Float[Array, " 10"]:
+    def __call__(self, x: Float[ArrayLike, "..."]) -> Float[Array, " 10"]:
         return self.head(self.features(x))
 
 

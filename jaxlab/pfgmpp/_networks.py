@@ -12,7 +12,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._experiment import require
 from .._model import Setting
@@ -30,7 +30,7 @@ class NoiseEmbedding(eqx.Module):
         self.frequencies = Setting(jnp.geomspace(1 / 8, 8.0, features // 2))
         self.linear = eqx.nn.Linear(features + 1, width, key=key)
 
-    def __call__(self, c_noise: Float[Array, ""]) -> Float[Array, " width"]:
+    def __call__(self, c_noise: Float[ArrayLike, ""]) -> Float[Array, " width"]:
         phase = 2 * math.pi * self.frequencies.read() * c_noise
         return jax.nn.silu(
             self.linear(jnp.concatenate([jnp.cos(phase), jnp.sin(phase), c_noise[None]]))
@@ -57,7 +57,9 @@ class MLP(eqx.Module):
         out = eqx.nn.Linear(width, size, key=keys[2])
         self.out = eqx.tree_at(lambda l: l.weight, out, out.weight * 0.1)
 
-    def __call__(self, x: Float[Array, "..."], c_noise: Float[Array, ""]) -> Float[Array, "..."]:
+    def __call__(
+        self, x: Float[ArrayLike, "..."], c_noise: Float[ArrayLike, ""]
+    ) -> Float[Array, "..."]:
         size = self.inp.in_features
         require(x.size == size, "x", f"one example of {size} values (MLP({size}))", x.shape)
         shifts = self.film(self.embed(c_noise)).reshape(len(self.hidden), -1)
@@ -88,7 +90,7 @@ class Conv(eqx.Module):
         )
         self.bias = jax.random.uniform(k_b, (c_out,), minval=-bound, maxval=bound)
 
-    def __call__(self, x: Float[Array, "c h w"]) -> Float[Array, "o h w"]:
+    def __call__(self, x: Float[ArrayLike, "c h w"]) -> Float[Array, "o h w"]:
         size = self.weight.shape[-1]
         pad = size // 2
         _, height, width = x.shape
@@ -154,7 +156,7 @@ class UNet(eqx.Module):
         self.out = eqx.tree_at(lambda c: c.weight, out, out.weight * 0.1)
 
     def __call__(
-        self, x: Float[Array, "c h w"], c_noise: Float[Array, ""]
+        self, x: Float[ArrayLike, "c h w"], c_noise: Float[ArrayLike, ""]
     ) -> Float[Array, "c h w"]:
         e = self.embed(c_noise)
         h = self.down(self.inp(x), e)

@@ -51,10 +51,10 @@ def sigma_steps(
     sigma_min: ArrayLike = 0.002,
     sigma_max: ArrayLike = 80.0,
     rho: ArrayLike = 7.0,
-) -> Float[Array, " steps+1"]:
+) -> Float[Array, " n"]:
     r"""EDM's noise levels $\sigma_0 = \sigma_{\max} > \dots > \sigma_{n-1} =
-    \sigma_{\min}$, then $\sigma_n = 0$ (see the module docs; one step goes straight
-    from $\sigma_{\max}$ to 0)."""
+    \sigma_{\min}$, then $\sigma_n = 0$: `steps + 1` values (see the module docs; one step
+    goes straight from $\sigma_{\max}$ to 0)."""
     _check_grid(steps, sigma_min, sigma_max, rho)
     i = jnp.arange(steps, dtype=float)
     t = i / max(steps - 1, 1)
@@ -69,7 +69,7 @@ def sigma_steps(
 
 def heun_sample(
     denoiser: Callable[[Array, Array], Array],
-    x: Float[Array, "..."],
+    x: Float[ArrayLike, "..."],
     key: PRNGKeyArray | None = None,
     *,
     steps: int = 18,

@@ -23,7 +23,7 @@ the full Hessian.
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._experiment import ConfigError
 
@@ -61,7 +61,7 @@ class Jet(eqx.Module):
             )
         return self.grad[axis] if len(derivative) == 1 else self.diag[axis]
 
-    def affine(self, weight: Float[Array, "out inp"], bias: Array | None = None) -> "Jet":
+    def affine(self, weight: Float[ArrayLike, "out inp"], bias: Array | None = None) -> "Jet":
         value = weight @ self.value + (0 if bias is None else bias)
         return Jet(value, self.grad @ weight.T, self.diag @ weight.T, self.names)
 
@@ -100,7 +100,9 @@ class Jet(eqx.Module):
         return Jet(self.value[0], self.grad[:, 0], self.diag[:, 0], self.names)
 
 
-def coordinate_jet(x: Float[Array, " d"], scale: Float[Array, " d"], shift, names="") -> Jet:
+def coordinate_jet(
+    x: Float[ArrayLike, " d"], scale: Float[ArrayLike, " d"], shift, names=""
+) -> Jet:
     r"""The jet of the affine coordinates $\xi = s \odot x + c$ at $x$: $\partial_i \xi =
     s_i e_i$ and $\partial_{ii}\xi = 0$."""
     d = x.shape[0]

@@ -14,7 +14,7 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._experiment import require, require_integer
 from .._model import Setting
@@ -104,7 +104,7 @@ class GaussianEmbedding(eqx.Module):
         pr = jnp.einsum("cnij,cnj->cni", m, y)  # M M^T r
         return jnp.sum(y**2, axis=-1), pr, jnp.sum(m**2, axis=-1)
 
-    def __call__(self, xi: Float[Array, " d"]) -> Float[Array, " k"]:
+    def __call__(self, xi: Float[ArrayLike, " d"]) -> Float[Array, " k"]:
         q, _, _ = self._quadratic(xi)
         return jnp.einsum("cn,cnf->cf", jnp.exp(-q / 2), self.weight).reshape(-1)
 
@@ -164,12 +164,12 @@ class GaussianEmbedding(eqx.Module):
         diag = x**2 * sa2 - 2 * x * sa2m + sa2m2 - sa
         return s[:, 0].reshape(p, -1), grad.reshape(p, d, -1), diag.reshape(p, d, -1)
 
-    def batch_values(self, xi: Float[Array, "P d"], chunk: int) -> Float[Array, "P k"]:
+    def batch_values(self, xi: Float[ArrayLike, "P d"], chunk: int) -> Float[Array, "P k"]:
         """The features at many points (diagonal precision), `chunk` points at a time."""
         a = 1 / self.sigma**2
         return gaussian_moments(xi, self.mu, a, self.weight, chunk).reshape(xi.shape[0], -1)
 
-    def batch_jets(self, xi: Float[Array, "P d"], chunk: int):
+    def batch_jets(self, xi: Float[ArrayLike, "P d"], chunk: int):
         """`(value, grad, diag)` of the features in $\\xi$ at many points (diagonal
         precision), `chunk` points at a time: shapes `(P, k)`, `(P, d, k)`, `(P, d, k)`."""
         a = 1 / self.sigma**2
@@ -196,10 +196,10 @@ def _in_chunks(x, chunk):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
 def gaussian_moments(
-    xi: Float[Array, "P d"],
-    mu: Float[Array, "C N d"],
-    a: Float[Array, "C N d"],
-    coef: Float[Array, "C N J"],
+    xi: Float[ArrayLike, "P d"],
+    mu: Float[ArrayLike, "C N d"],
+    a: Float[ArrayLike, "C N d"],
+    coef: Float[ArrayLike, "C N J"],
     chunk: int,
 ) -> Float[Array, "P C J"]:
     r"""$S_{pcj} = \sum_n G_{pcn} K_{cnj}$ with diagonal-precision Gaussians
@@ -318,13 +318,13 @@ class Field(eqx.Module):
     scale: Setting
     shift: Setting
 
-    def coordinates(self, x: Float[Array, " d"]) -> Jet:
+    def coordinates(self, x: Float[ArrayLike, " d"]) -> Jet:
         return coordinate_jet(x, self.scale.read(), self.shift.read())
 
-    def __call__(self, x: Float[Array, " d"]) -> Float[Array, ""]:
+    def __call__(self, x: Float[ArrayLike, " d"]) -> Float[Array, ""]:
         raise NotImplementedError
 
-    def jet(self, x: Float[Array, " d"]) -> Jet:
+    def jet(self, x: Float[ArrayLike, " d"]) -> Jet:
         """The value, gradient `(d,)` and pure second derivatives `(d,)` at `x`."""
         raise NotImplementedError
 
@@ -332,12 +332,12 @@ class Field(eqx.Module):
         """About how many floats one point's evaluation holds (to size chunks)."""
         return 1024
 
-    def batch_values(self, points: Float[Array, "P d"], chunk: int | None = None) -> Array:
+    def batch_values(self, points: Float[ArrayLike, "P d"], chunk: int | None = None) -> Array:
         """$u$ at each point, `(P,)` (see [`values`][jaxlab.pig.values]); by default
         the per-point call, vmapped in chunks."""
         return _map_points(self, points, _chunk(self, points.shape[0], chunk))
 
-    def batch_jets(self, points: Float[Array, "P d"], chunk: int | None = None) -> Jet:
+    def batch_jets(self, points: Float[ArrayLike, "P d"], chunk: int | None = None) -> Jet:
         """The jet at each point (see [`jets`][jaxlab.pig.jets]); by default the
         per-point `jet`, vmapped in chunks."""
         return _map_points(self.jet, points, _chunk(self, points.shape[0], chunk))
@@ -496,14 +496,14 @@ def _map_points(fn, points, chunk: int):
     return jax.lax.map(jax.checkpoint(lambda p: fn(p)), points, batch_size=chunk)
 
 
-def values(model: Field, points: Float[Array, "P d"], chunk: int | None = None) -> Array:
+def values(model: Field, points: Float[ArrayLike, "P d"], chunk: int | None = None) -> Array:
     """$u$ at each point, `(P,)`, in chunks of `chunk` points (automatic if None: about
     $2^{20}$ floats of point-by-Gaussian arrays per chunk for PIG, $2^{21}$ for models
     evaluated point by point)."""
     return model.batch_values(points, chunk)
 
 
-def jets(model: Field, points: Float[Array, "P d"], chunk: int | None = None, names: str = ""):
+def jets(model: Field, points: Float[ArrayLike, "P d"], chunk: int | None = None, names: str = ""):
     """The [`Jet`][jaxlab.pig.Jet] of $u$ at each point (fields with a leading `(P,)`
     axis), in chunks as in [`values`][jaxlab.pig.values]."""
     out = model.batch_jets(points, chunk)

@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._experiment import require, require_integer
 from ._jet import Jet
@@ -298,7 +298,7 @@ def loss_terms(problem: Problem, model: Field, batch, chunk: int | None = None) 
 
 
 def time_chunk_losses(
-    problem: Problem, points: Float[Array, "P d"], residuals: Array, chunks: int
+    problem: Problem, points: Float[ArrayLike, "P d"], residuals: Array, chunks: int
 ) -> Float[Array, " chunks"]:
     """The mean squared residual $L_i$ over each of `chunks` consecutive time chunks:
     the points sorted by time and split into groups of equal size (sizes differ by at
@@ -314,7 +314,7 @@ def time_chunk_losses(
     return sums / np.bincount(ids, minlength=chunks)
 
 
-def causal_weights(chunk_losses: Float[Array, " M"], tol: float) -> Float[Array, " M"]:
+def causal_weights(chunk_losses: Float[ArrayLike, " M"], tol: float) -> Float[Array, " M"]:
     r"""Causal weights (Wang, Sankaran & Perdikaris 2024)
     $w_i = \operatorname{sg}\bigl(\exp(-\text{tol} \sum_{j<i} L_j)\bigr)$: a time chunk
     counts only once the chunks before it are fitted. $w_1 = 1$; `sg` is

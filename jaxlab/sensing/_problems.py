@@ -29,19 +29,19 @@ class SensingProblem(eqx.Module):
     observations: Float[Array, " m"]
     symmetric: bool = eqx.field(static=True)
 
-    def apply(self, x: Float[Array, "n1 n2"]) -> Float[Array, " m"]:
+    def apply(self, x: Float[ArrayLike, "n1 n2"]) -> Float[Array, " m"]:
         r"""$\mathcal{A}(X)$."""
         return self.measurements @ x.reshape(-1)
 
-    def adjoint(self, v: Float[Array, " m"]) -> Float[Array, "n1 n2"]:
+    def adjoint(self, v: Float[ArrayLike, " m"]) -> Float[Array, "n1 n2"]:
         r"""$\mathcal{A}^*(v) = \sum_i v_i A_i/\sqrt{m}$."""
         return (v @ self.measurements).reshape(self.target.shape)
 
-    def residual(self, x: Float[Array, "n1 n2"]) -> Float[Array, " m"]:
+    def residual(self, x: Float[ArrayLike, "n1 n2"]) -> Float[Array, " m"]:
         r"""$\mathcal{A}(X) - y$."""
         return self.apply(x) - self.observations
 
-    def relative_error(self, x: Float[Array, "n1 n2"]) -> Float[Array, ""]:
+    def relative_error(self, x: Float[ArrayLike, "n1 n2"]) -> Float[Array, ""]:
         r"""$\|X - M^\star\|_F / \|M^\star\|_F$."""
         return jnp.linalg.norm(x - self.target) / jnp.linalg.norm(self.target)
 

@@ -167,7 +167,7 @@ def test_warmup_trains_only_the_cape_block():
     assert any(np.any(g != 0) for g in jax.tree.leaves(grads.block))
 
 
-def test_metrics_follow_pdebench_definitions():
+def test_metrics_follow_pdebench_definitions(as_user):
     true = jax.random.normal(KEY, (4, 11, 32)) + 1.0
     zero = cape.pdebench_metrics(true, true)
     assert all(float(v) == 0.0 for v in zero.values())

@@ -206,7 +206,7 @@ def test_max_steps_gives_nan():
         (jnp.array([0.0, 1.0]), jnp.ones((3, 1)), "values: shape"),
     ],
 )
-def test_bad_series_are_rejected(times, values, match):
+def test_bad_series_are_rejected(times, values, match, as_user):
     with pytest.raises(ConfigError, match=match):
         control_path(times, values)
 

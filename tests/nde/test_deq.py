@@ -165,7 +165,7 @@ def test_no_recompile_for_new_tolerances_or_a_second_training_step():
     assert traces.count(2) == 1 and second < first
 
 
-def test_solver_objects_are_accepted_and_get_the_deq_tolerances():
+def test_solver_objects_are_accepted_and_get_the_deq_tolerances(as_user):
     import lineax
 
     solver = optx.Newton(rtol=1.0, atol=1.0, linear_solver=lineax.LU())  # loose: replaced

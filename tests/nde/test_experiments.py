@@ -129,7 +129,7 @@ def test_vowels_cde_and_gru_baseline_on_the_real_data(tmp_path, model, chance_mu
         ("grid", float("inf")),
     ],
 )
-def test_spirals_config_rejects_bad_values(field, value):
+def test_spirals_config_rejects_bad_values(field, value, as_user):
     with pytest.raises(ConfigError, match=f"^{field}:"):
         SpiralsConfig(**{field: value})
 

@@ -335,7 +335,7 @@ def test_neural_ode_reversible_adjoint():
         (lambda: nde.NeuralODE(DRIFT, adjoint="reversable"), "adjoint"),
     ],
 )
-def test_bad_input_names_the_argument(make, field):
+def test_bad_input_names_the_argument(make, field, as_user):
     with pytest.raises(ConfigError, match=f"^{field}:"):
         make()
 

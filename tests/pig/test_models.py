@@ -77,7 +77,7 @@ def test_batched_gradients_equal_per_point_autodiff(name, points):
     np.testing.assert_allclose(*by_points, atol=1e-4 * np.abs(by_points[1]).max())
 
 
-def test_gaussian_moments_reject_a_bad_chunk():
+def test_gaussian_moments_reject_a_bad_chunk(as_user):
     emb = pig.GaussianEmbedding(5, 2, 2, 0.3, key=KEY)
     xi = jnp.zeros((4, 2))
     for bad in (0, -3, 2.5):
@@ -162,6 +162,6 @@ def test_jet_names_and_bad_derivatives():
         ({"covariance": "dense"}, "covariance"),
     ],
 )
-def test_bad_embedding_input(kwargs, field):
+def test_bad_embedding_input(kwargs, field, as_user):
     with pytest.raises(ConfigError, match=f"^{field}: "):
         pig.PIG(*BOX3, key=KEY, **kwargs)

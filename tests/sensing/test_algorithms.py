@@ -242,7 +242,7 @@ def test_no_recompilation_on_second_call(x64, asym):
         (lambda s, a: sensing.symmetric_gd(s, jnp.ones((N, K)), 0.1, 0), "steps"),
     ],
 )
-def test_bad_inputs_name_the_argument(x64, sym, asym, call, field):
+def test_bad_inputs_name_the_argument(x64, sym, asym, call, field, as_user):
     with pytest.raises(ConfigError, match=f"^{field}: .*, got ") as info:
         call(sym, asym)
     assert "\n" not in str(info.value)
