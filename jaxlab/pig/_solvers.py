@@ -17,6 +17,7 @@ NumPy arrays.
 """
 
 import functools
+from collections.abc import Callable
 
 import diffrax
 import jax
@@ -96,9 +97,11 @@ def allen_cahn_etdrk4(
     dt: float = 1e-4,
     t_end: float = 1.0,
     saves: int = 201,
+    initial: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve $u_t = \\varepsilon u_{xx} + 5u - 5u^3$, $u(0, x) = x^2 \\cos \\pi x$,
-    periodic on $[-1, 1)$, with `modes` Fourier modes and ETDRK4 steps of `dt`.
+    periodic on $[-1, 1)$ (or from `initial(x)`), with `modes` Fourier modes and ETDRK4
+    steps of `dt`.
 
     **Returns:** `(t, x, u)`: `saves` times in $[0, t_\\text{end}]$, the `modes` grid
     points of $[-1, 1)$, and `u` of shape `(saves, modes)`."""
@@ -131,7 +134,8 @@ def allen_cahn_etdrk4(
             v, _ = jax.lax.scan(step, v, None, length=every)
             return v, jnp.fft.ifft(v).real
 
-        v0 = jnp.fft.fft(jnp.asarray(x**2 * np.cos(np.pi * x)))
+        u0 = x**2 * np.cos(np.pi * x) if initial is None else np.asarray(initial(x), float)
+        v0 = jnp.fft.fft(jnp.asarray(u0))
         _, us = jax.jit(lambda v: jax.lax.scan(block, v, None, length=saves - 1))(v0)
         u = np.concatenate([np.asarray(jnp.fft.ifft(v0).real)[None], np.asarray(us)])
     return np.linspace(0, t_end, saves), x, u
