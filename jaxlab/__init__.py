@@ -13,6 +13,7 @@ from ._config import (
     field_doc as field_doc,
     field_rule as field_rule,
     option as option,
+    with_default as with_default,
 )
 from ._data import Stream as Stream
 from ._experiment import (

@@ -56,6 +56,14 @@ def option(
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def with_default(config: type, name: str, default: Any) -> Any:
+    """The field `name` of the config class `config` declared again for another
+    `default`, with the same doc and rules: how a subclass changes an inherited default
+    (`steps: int = with_default(Settings, "steps", 500)`)."""
+    field = {f.name: f for f in dataclasses.fields(config)}[name]
+    return option(default, field_doc(field), **field.metadata.get("rules", {}))
+
+
 def field_doc(field: dataclasses.Field) -> str:
     """The one-line doc declared with [`option`][jaxlab.option] (`""` if none)."""
     return field.metadata.get("doc", "")

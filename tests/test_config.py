@@ -93,3 +93,16 @@ def test_infinity_only_where_declared():
 def test_a_mutable_default_is_refused_at_declaration():
     with pytest.raises(TypeError, match="immutable"):
         option([1, 2], "a list")
+
+
+def test_a_subclass_changes_a_default_and_keeps_the_doc_and_rules():
+    @dataclasses.dataclass(frozen=True)
+    class Shorter(Example):
+        steps: int = jaxlab.with_default(Example, "steps", 5)
+        batch: int = jaxlab.with_default(Example, "batch", 2)
+
+    assert (Shorter().steps, Shorter().batch) == (5, 2)
+    fields = {f.name: f for f in dataclasses.fields(Shorter)}
+    assert jaxlab.field_doc(fields["steps"]) == "training steps"
+    with pytest.raises(ConfigError, match="^steps: a positive integer, got 0$"):
+        Shorter(steps=0)

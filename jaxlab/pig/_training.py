@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._config import Config, field_doc, option
+from .._config import Config, option
 from .._experiment import require
 from .._model import count_params, split_model
 from .._side_by_side import ModelSpec, Training
@@ -108,14 +108,6 @@ class Settings(Config):
 
     def models(self) -> tuple[str, ...]:
         return MODELS if self.model == "both" else (self.model,)
-
-
-def with_default(config: type, name: str, default: Any) -> Any:
-    """The field `name` of the config class `config` declared again, with the same doc
-    and rules, for another `default`: how an experiment's config (a subclass) sets its
-    own defaults."""
-    field = {f.name: f for f in dataclasses.fields(config)}[name]
-    return option(default, field_doc(field), **field.metadata["rules"])
 
 
 @dataclasses.dataclass(frozen=True)

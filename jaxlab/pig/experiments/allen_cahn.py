@@ -4,10 +4,10 @@ on an ETDRK4 reference."""
 import dataclasses
 from pathlib import Path
 
-from ..._config import option
+from ..._config import option, with_default
 from .._benchmarks import allen_cahn
 from .._report import side_by_side_report
-from .._training import TRAINING, Settings, with_default
+from .._training import TRAINING, Settings
 
 
 @dataclasses.dataclass(frozen=True)

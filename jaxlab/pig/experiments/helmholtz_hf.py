@@ -4,8 +4,9 @@ against a PINN."""
 import dataclasses
 from pathlib import Path
 
+from ..._config import with_default
 from .._report import side_by_side_report
-from .._training import TRAINING, with_default
+from .._training import TRAINING
 from .helmholtz import HelmholtzConfig as _Helmholtz
 
 

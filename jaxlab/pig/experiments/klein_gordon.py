@@ -3,10 +3,10 @@
 import dataclasses
 from pathlib import Path
 
-from ..._config import option
+from ..._config import option, with_default
 from .._benchmarks import klein_gordon
 from .._report import side_by_side_report
-from .._training import TRAINING, Settings, with_default
+from .._training import TRAINING, Settings
 
 
 @dataclasses.dataclass(frozen=True)

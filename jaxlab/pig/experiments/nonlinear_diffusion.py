@@ -4,11 +4,11 @@ PINN, tested on a method-of-lines reference."""
 import dataclasses
 from pathlib import Path
 
-from ..._config import option
+from ..._config import option, with_default
 from ..._experiment import require
 from .._benchmarks import nonlinear_diffusion
 from .._report import side_by_side_report
-from .._training import TRAINING, Settings, with_default
+from .._training import TRAINING, Settings
 
 
 @dataclasses.dataclass(frozen=True)
