@@ -33,6 +33,11 @@ def sliced_wasserstein(
     require(x.shape == y.shape, "y", f"a point cloud of shape {x.shape}", y.shape)
     check_finite(x, "x")
     check_finite(y, "y")
+    return _sliced_wasserstein(x, y, key, n_projections)
+
+
+@functools.partial(jax.jit, static_argnames="n_projections")
+def _sliced_wasserstein(x, y, key, n_projections):
     x, y = x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1)
     theta = jax.random.normal(key, (x.shape[1], n_projections))
     theta = theta / jnp.linalg.norm(theta, axis=0)
@@ -52,6 +57,11 @@ def mmd(
     notebook's metric): $\overline{K_{xx}} + \overline{K_{yy}} - 2\overline{K_{xy}}$."""
     check_finite(x, "x")
     check_finite(y, "y")
+    return _mmd(x, y, kernel_mul, kernel_num)
+
+
+@functools.partial(jax.jit, static_argnames="kernel_num")
+def _mmd(x, y, kernel_mul, kernel_num):
     x, y = x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1)
     z = jnp.concatenate([x, y])
     sq = jnp.sum(z**2, axis=1)
