@@ -6,11 +6,10 @@ import importlib.metadata
 import os
 import sys
 import time
-import typing
 from pathlib import Path
 
 from ._config import field_doc, field_rule
-from ._experiment import ConfigError, config_with, experiments, get_experiment, require
+from ._experiment import ConfigError, config_with, experiments, field_types, get_experiment, require
 from ._results import read_results
 
 
@@ -116,7 +115,7 @@ def describe(experiment) -> str:
     """A table of `experiment`'s config fields: type, paper-scale default, quick value
     (`=` when the same), the field's one-line doc and what it allows."""
     cls = experiment.config
-    hints = typing.get_type_hints(cls)
+    hints = field_types(cls)
     full = experiment.default_config(False)
     quick = experiment.default_config(True) if hasattr(cls, "quick") else full
     rows = [("field", "type", "default", "quick", "doc")]

@@ -22,7 +22,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._experiment import require
+from ._experiment import field_types, require
 
 
 def option(
@@ -89,6 +89,10 @@ class Config:
     """Base of every config: fields declared with [`option`][jaxlab.option] are validated
     on construction; a subclass adds rules joining several fields in `check()`."""
 
+    # A config checks its own fields, and lets through the JAX arrays of a field swept
+    # by `vmap`; a run-time type checker (the tests' jaxtyping hook) would refuse those.
+    __no_type_check__ = True
+
     def __post_init__(self):
         validate_fields(self)
         self.check()
@@ -108,7 +112,7 @@ def validate_fields(config: Any) -> None:
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    return field_types(cls)
 
 
 def _check_value(name: str, value: Any, kind: Any, rules: dict[str, Any]) -> None:

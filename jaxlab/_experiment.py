@@ -4,6 +4,7 @@ the registry that names them."""
 import dataclasses
 import importlib
 import importlib.metadata
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -160,6 +161,20 @@ def get_experiment(name: str) -> Experiment:
     return known[name]
 
 
+def field_types(cls: type) -> dict[str, Any]:
+    """The annotated type of each field of the dataclass `cls` (string annotations
+    resolved in the module of the class that declares the field). Unlike
+    `typing.get_type_hints`, it ignores `__no_type_check__`, which configs set."""
+    types_ = {}
+    for field in dataclasses.fields(cls):
+        kind = field.type
+        if isinstance(kind, str):
+            owner = next(c for c in cls.__mro__ if field.name in vars(c).get("__annotations__", {}))
+            kind = eval(kind, vars(sys.modules[owner.__module__]))
+        types_[field.name] = kind
+    return types_
+
+
 def _parse(text: str, kind: Any, field: str) -> Any:
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
@@ -186,7 +201,7 @@ def _parse(text: str, kind: Any, field: str) -> Any:
 def config_with(config: Any, assignments: Mapping[str, str]) -> Any:
     """A copy of `config` with fields set from strings (`{"k": "7", "alphas": "0.1,0.2"}`),
     each parsed by the field's annotated type and validated by the config itself."""
-    hints = typing.get_type_hints(type(config))
+    hints = field_types(type(config))
     names = [f.name for f in dataclasses.fields(config)]
     values = {}
     for field, text in assignments.items():

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jaxtyping import ArrayLike
 
 from ._checkpoint import Checkpoints, digest, key_data, structure
 from ._data import Stream, experiment_data, is_stream, put, split_streams
@@ -59,7 +60,9 @@ def _seed_keys(seeds: int | jax.Array, key: int | jax.Array) -> jax.Array:
     return jax.random.split(base, seeds)
 
 
-def _grid(over: Mapping[str, Sequence[float]] | None) -> tuple[list[str], tuple, np.ndarray]:
+def _grid(
+    over: Mapping[str, Sequence[float] | ArrayLike] | None,
+) -> tuple[list[str], tuple, np.ndarray]:
     """Field names, grid shape and the flat (points, fields) array of a product grid."""
     if not over:
         return [], (), np.zeros((1, 0))
@@ -207,7 +210,7 @@ def sweep(
     seeds: int | jax.Array = 8,
     *,
     key: int | jax.Array = 0,
-    over: Mapping[str, Sequence[float]] | None = None,
+    over: Mapping[str, Sequence[float] | ArrayLike] | None = None,
     batch_size: int | None = None,
     progress: bool = False,
     chunk_size: int = 1000,
@@ -363,7 +366,7 @@ def _sweep_chunked(
     keys: jax.Array,
     *,
     operand: Any = None,
-    over: Mapping[str, Sequence[float]] | None = None,
+    over: Mapping[str, Sequence[float] | ArrayLike] | None = None,
     batch_size: int | None = None,
     progress: bool = False,
     chunk_size: int = 1000,

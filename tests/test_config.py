@@ -4,6 +4,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 import jaxlab
@@ -106,3 +107,17 @@ def test_a_subclass_changes_a_default_and_keeps_the_doc_and_rules():
     assert jaxlab.field_doc(fields["steps"]) == "training steps"
     with pytest.raises(ConfigError, match="^steps: a positive integer, got 0$"):
         Shorter(steps=0)
+
+
+def test_a_swept_field_reaches_the_config_through_the_sweep():
+    """`jaxlab.sweep(..., over=)` rebuilds the config with a traced field (the tests'
+    type checker must not refuse it: configs check themselves)."""
+
+    def run(config, key):
+        return {"scaled": config.learning_rate * jax.random.normal(key, ())}
+
+    rates = jnp.array([1e-3, 1e-2])
+    result = jaxlab.sweep(run, Example(), seeds=2, over={"learning_rate": rates})
+    scaled = np.asarray(result.results["scaled"])
+    assert scaled.shape == (2, 2)  # (values, seeds)
+    np.testing.assert_allclose(scaled[1], 10 * scaled[0], rtol=1e-6)  # same keys per value
