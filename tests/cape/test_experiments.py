@@ -43,38 +43,6 @@ def test_registered():
     assert BurgersConfig().train_params[1] == 0.007
 
 
-def test_each_experiment_is_one_file_with_its_config_report_and_experiment():
-    """`cape.NAME` lives in `jaxlab/cape/experiments/NAME.py`, which defines `NameConfig`,
-    `report` and `EXPERIMENT` (joining them) and nothing else public; every config is
-    importable from `jaxlab.cape`."""
-    import importlib
-    import inspect
-
-    configs = {
-        "advection": AdvectionConfig,
-        "burgers": BurgersConfig,
-        "diffusion_reaction": DiffusionReactionConfig,
-    }
-    registered = {n for n in jaxlab.experiments() if n.startswith("cape.")}
-    assert registered == {f"cape.{name}" for name in configs}
-    for name, config in configs.items():
-        module = importlib.import_module(f"jaxlab.cape.experiments.{name}")
-        camel = "".join(part.capitalize() for part in name.split("_")) + "Config"
-        assert getattr(cape, camel) is config is getattr(module, camel)
-        defined = {
-            key
-            for key, value in vars(module).items()
-            if not key.startswith("_")
-            and (inspect.isclass(value) or inspect.isfunction(value))
-            and value.__module__ == module.__name__
-        }
-        assert defined == {camel, "report"}, name
-        experiment = module.EXPERIMENT
-        assert experiment.name == f"cape.{name}"
-        assert experiment.config is config and experiment.report is module.report
-        assert jaxlab.get_experiment(f"cape.{name}") is experiment
-
-
 def test_tiny_advection_run_writes_every_key_and_figure(tmp_path):
     # Two of the four models keep the compile short (all four share this code path; the
     # parameter matching is tested at paper size in test_models.py).

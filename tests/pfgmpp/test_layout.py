@@ -1,11 +1,7 @@
-"""The package's layout: one file per experiment in `experiments/`, each holding only its
-config, its report and its `Experiment`; every config importable from `jaxlab.pfgmpp`
-and validated from its declared fields."""
+"""The pfgmpp configs: every field declared with a doc, and validated from its
+declaration (one-line errors; `inf` only for D). The layout is in tests/test_layout.py."""
 
-import ast
 import dataclasses
-import importlib
-import inspect
 
 import pytest
 
@@ -14,39 +10,6 @@ from jaxlab import Config, ConfigError, pfgmpp
 
 
 EXPERIMENTS = {"toy": "ToyConfig", "digits": "DigitsConfig", "robustness": "RobustnessConfig"}
-
-
-def test_every_config_is_importable_from_the_package():
-    from jaxlab.pfgmpp import DigitsConfig, RobustnessConfig, ToyConfig  # noqa: F401
-
-    registered = {
-        e.name: e.config for e in jaxlab.experiments().values() if e.name.startswith("pfgmpp.")
-    }
-    assert set(registered) == {f"pfgmpp.{name}" for name in EXPERIMENTS}
-    for name, config in EXPERIMENTS.items():
-        assert getattr(pfgmpp, config) is registered[f"pfgmpp.{name}"]
-
-
-@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
-def test_each_experiment_file_defines_its_config_report_and_experiment(name):
-    module = importlib.import_module(f"jaxlab.pfgmpp.experiments.{name}")
-    tree = ast.parse(inspect.getsource(module))
-    public = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            public.add(node.name)
-        elif isinstance(node, ast.Assign):
-            public.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    config = EXPERIMENTS[name]
-    assert {n for n in public if not n.startswith("_")} == {config, "report", "EXPERIMENT"}
-    experiment = module.EXPERIMENT
-    assert experiment.name == f"pfgmpp.{name}"
-    assert experiment.config is getattr(module, config)
-    assert experiment.report is module.report
-    assert jaxlab.get_experiment(f"pfgmpp.{name}") is experiment
-    assert (
-        getattr(importlib.import_module("jaxlab.pfgmpp.experiments"), config) is experiment.config
-    )
 
 
 @pytest.mark.parametrize("config", [*EXPERIMENTS.values(), "Settings", "EDMSettings"])
