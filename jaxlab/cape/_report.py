@@ -32,18 +32,33 @@ def inference_ms(config, name, repeats: int) -> float:
     return 1e3 * float(np.median(times))
 
 
+def interpolated(train: np.ndarray, unseen: np.ndarray) -> np.ndarray:
+    """Which unseen parameter sets `(S, P)` lie inside the box spanned by the training
+    sets `(T, P)`, each parameter between its smallest and largest trained value."""
+    return np.all((unseen >= train.min(axis=0)) & (unseen <= train.max(axis=0)), axis=1)
+
+
 def comparison_report(config, results, out_dir) -> dict[str, np.ndarray]:
     """Per seed, for each model `MODEL` of `config.models`: `MODEL/seen_nrmse`,
     `/unseen_nrmse`, `/val_nrmse` and PDEBench's other errors on the unseen parameters
     (`/unseen_rmse`, `/unseen_crmse`, `/unseen_max_error`, `/unseen_brmse`,
     `/unseen_frmse_low|mid|high`), `/params` (its parameter count) and, unless
     `inference_repeats` is 0, `/inference_ms`; `cape_fno/unseen_vs_fno` (and
-    `cape_unet/unseen_vs_unet`), the ratio of unseen nRMSEs. Figures: nRMSE per parameter
-    set, per rollout step, and example rollouts."""
+    `cape_unet/unseen_vs_unet`), the ratio of unseen nRMSEs; `/unseen_interp_nrmse` and
+    `/unseen_extrap_nrmse`, the unseen nRMSE over the unseen parameter sets inside and
+    outside the box the training sets span (each key only where such sets exist; with
+    equal test samples per set, their set-weighted mean is `/unseen_nrmse`). Figures:
+    nRMSE per parameter set, per rollout step, and example rollouts."""
     final = {k: np.asarray(v) for k, v in results["final"].items()}
     seeds = next(iter(final.values())).shape[0]
+    train = np.array(config.parameter_sets("train_params"))
+    inside = interpolated(train, np.array(config.parameter_sets("unseen_params")))
     metrics = {}
     for name in config.models:
+        unseen_by_set = final[f"{name}/nrmse_by_param"][:, len(train) :]
+        for kind, sets in (("interp", inside), ("extrap", ~inside)):
+            if sets.any():
+                metrics[f"{name}/unseen_{kind}_nrmse"] = unseen_by_set[:, sets].mean(axis=1)
         for metric in (
             "seen_nrmse",
             "unseen_nrmse",

@@ -13,6 +13,7 @@ from jaxlab import ConfigError, cape
 from jaxlab.cape import AdvectionConfig, BurgersConfig, DiffusionReactionConfig
 from jaxlab.cape._comparison import init_model
 from jaxlab.cape._dataset import dataset
+from jaxlab.cape._report import interpolated
 
 
 TINY = dict(
@@ -47,11 +48,20 @@ def test_tiny_advection_run_writes_every_key_and_figure(tmp_path):
     # Two of the four models keep the compile short (all four share this code path; the
     # parameter matching is tested at paper size in test_models.py).
     models = ("fno_cond", "cape_fno_no_curriculum")
-    config = AdvectionConfig(**TINY, models=models, inference_repeats=0)  # timing: claims
+    # One unseen speed inside the trained range (1.0) and one outside it (4.0).
+    tiny = {**TINY, "unseen_params": (1.0, 4.0)}
+    config = AdvectionConfig(**tiny, models=models, inference_repeats=0)  # timing: claims
     metrics, out = jaxlab.run_experiment(
         "cape.advection", config, seeds=2, out_dir=tmp_path / "run", progress=False
     )
     summary = metrics["summary"]
+    for model in models:  # equal test samples per set: the unseen mean is theirs
+        interp, extrap, unseen = (
+            np.array(summary[f"{model}/unseen_{kind}nrmse"]["per_seed"])
+            for kind in ("interp_", "extrap_", "")
+        )
+        np.testing.assert_allclose((interp + extrap) / 2, unseen, rtol=1e-5)
+        assert np.all(interp != extrap)
     for model in models:
         for key in (
             "seen_nrmse",
@@ -75,6 +85,14 @@ def test_tiny_advection_run_writes_every_key_and_figure(tmp_path):
         "error_by_step.png",
         "rollouts.png",
     }
+
+
+def test_unseen_sets_are_interpolated_inside_the_trained_box():
+    train = np.array([[0.5, 1.0], [2.0, 10.0], [5.0, 2.0]])  # (nu, rho) sets
+    unseen = np.array([[1.0, 5.0], [5.0, 10.0], [0.1, 2.0], [2.0, 20.0]])
+    assert interpolated(train, unseen).tolist() == [True, True, False, False]
+    one = np.array([[0.2], [0.4], [2.0]])
+    assert interpolated(one, np.array([[0.1], [1.0], [7.0]])).tolist() == [False, True, False]
 
 
 @pytest.mark.parametrize(
