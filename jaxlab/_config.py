@@ -60,8 +60,9 @@ def with_default(config: type, name: str, default: Any) -> Any:
     """The field `name` of the config class `config` declared again for another
     `default`, with the same doc and rules: how a subclass changes an inherited default
     (`steps: int = with_default(Settings, "steps", 500)`)."""
-    field = {f.name: f for f in dataclasses.fields(config)}[name]
-    return option(default, field_doc(field), **field.metadata.get("rules", {}))
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    require(name in fields, "with_default", f"a field of {config.__name__}", name)
+    return option(default, field_doc(fields[name]), **fields[name].metadata.get("rules", {}))
 
 
 def field_doc(field: dataclasses.Field) -> str:

@@ -107,6 +107,8 @@ def test_a_subclass_changes_a_default_and_keeps_the_doc_and_rules():
     assert jaxlab.field_doc(fields["steps"]) == "training steps"
     with pytest.raises(ConfigError, match="^steps: a positive integer, got 0$"):
         Shorter(steps=0)
+    with pytest.raises(ConfigError, match="^with_default: a field of Example, got 'stepz'$"):
+        jaxlab.with_default(Example, "stepz", 5)
 
 
 def test_a_swept_field_reaches_the_config_through_the_sweep():

@@ -135,6 +135,7 @@ def allen_cahn_etdrk4(
             return v, jnp.fft.ifft(v).real
 
         u0 = x**2 * np.cos(np.pi * x) if initial is None else np.asarray(initial(x), float)
+        require(u0.shape == x.shape, "initial", f"values of shape {x.shape}", u0.shape)
         v0 = jnp.fft.fft(jnp.asarray(u0))
         _, us = jax.jit(lambda v: jax.lax.scan(block, v, None, length=saves - 1))(v0)
         u = np.concatenate([np.asarray(jnp.fft.ifft(v0).real)[None], np.asarray(us)])

@@ -5,8 +5,9 @@ solvers' discretizations."""
 import functools
 
 import numpy as np
+import pytest
 
-from jaxlab import pig
+from jaxlab import ConfigError, pig
 
 
 def test_diffusion_method_of_lines_is_second_order_in_space():
@@ -209,3 +210,8 @@ def test_diffusion_method_of_lines_solves_the_pde_by_finite_differences():
     # alpha doubled leaves a residual of the size of u_t: measured 0.44, 0.43, 0.43 (34,
     # 124, 481 times the residual).
     assert np.all(wrong > 20 * residuals) and wrong[-1] > 200 * residuals[-1], wrong
+
+
+def test_allen_cahn_etdrk4_refuses_an_initial_condition_of_the_wrong_shape():
+    with pytest.raises(ConfigError, match=r"^initial: values of shape \(9,\), got \(\)$"):
+        pig.allen_cahn_etdrk4(1e-2, 9, 1e-3, 0.01, 2, initial=lambda x: 1.0)
